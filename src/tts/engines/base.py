@@ -1,0 +1,89 @@
+"""The one protocol every engine implements: generate the next segment for a batch of sequences.
+
+A *segment* is one stretch of generation that ends at a stop token, a stop string, or the segment's token
+cap. The decoding loop sends every active sample's next segment in one :meth:`Engine.generate` call.
+
+Each request carries the sample's *whole* token sequence so far (prompt plus everything generated or
+injected). Engines are stateless in meaning but not in cost: they keep what they have already computed
+for a request ``key`` (HF: the sample's KV cache; vLLM: its prefix cache; a server: its prefix cache) and
+feed only the tokens they have not seen, so an intervention costs about its injected tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass
+class SegmentRequest:
+    """Generate the next segment of one sequence.
+
+    The names follow vLLM's ``SamplingParams`` where a counterpart exists.
+
+    Attributes:
+        key: Stable id of the sequence; the engine may keep state (KV cache, RNG) under it.
+        token_ids: The whole sequence so far: prompt followed by every generated or injected token.
+        max_tokens: Most tokens to generate in this segment (>= 1).
+        min_tokens: Tokens generated before any stop token may end the segment.
+        stop_token_ids: Token ids that end the segment; the stop token itself is not returned.
+        stop: Strings that end the segment; the tokens that complete the string are returned.
+        temperature: 0 for greedy decoding.
+        top_p: Nucleus sampling mass.
+        top_k: Keep only the k most likely tokens (0 or -1: all).
+        seed: Seed of the sequence's random stream, set on its first segment.
+        logprobs: Return each generated token's log-probability.
+    """
+
+    key: str
+    token_ids: list[int]
+    max_tokens: int
+    min_tokens: int = 0
+    stop_token_ids: Sequence[int] = ()
+    stop: Sequence[str] = ()
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    logprobs: bool = False
+
+
+@dataclass
+class SegmentOutput:
+    """What one segment produced.
+
+    Attributes:
+        token_ids: Generated tokens, without the stop token when ``stop_reason`` is a token id.
+        finish_reason: ``"stop"`` (a stop token or string) or ``"length"`` (``max_tokens`` reached).
+        stop_reason: The stop token id or stop string that ended the segment, if any.
+        logprobs: Log-probability of each returned token, when requested.
+    """
+
+    token_ids: list[int]
+    finish_reason: FinishReason
+    stop_reason: int | str | None = None
+    logprobs: list[float] | None = field(default=None)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """An inference backend the decoding loop can drive.
+
+    Attributes:
+        tokenizer: A Hugging Face tokenizer for the model (encode/decode, chat template).
+        context_length: The model's maximum sequence length in tokens.
+    """
+
+    tokenizer: object
+    context_length: int
+
+    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
+        """Generate one segment for every request, batched; return outputs in request order."""
+        ...
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Forget any state kept for these keys (the samples are finished or restarted)."""
+        ...

@@ -1,0 +1,301 @@
+"""HF transformers engine: batched segment generation that keeps every sample's KV cache.
+
+Why a decode loop of our own rather than ``model.generate``: each segment of each sample has its own
+token cap, minimum length and stop set, and the KV cache of a sample must survive from one segment to the
+next even though the batch is rebuilt every round (samples finish, others get injected text). The loop
+below is plain greedy/sampled decoding with a ``DynamicCache``; what is special is how a round's batch is
+assembled:
+
+* every sample keeps its own cache (keys/values per layer, padding removed) and the token ids it covers;
+* a round left-pads the cached part to the longest cache and the new tokens (prompt, last generated token,
+  injected text) to the longest new part, with an attention mask over the padding and explicit position ids,
+  so a sample's tokens sit at the same positions as in an unpadded run;
+* after the round, each sample's cache is cut back out of the batch without its padding.
+
+So an intervention costs a forward pass over the injected tokens only, never over the prefix again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ConfigError, EngineError
+from .base import SegmentOutput, SegmentRequest
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class _CachedSequence:
+    """What the engine holds for one key: the tokens it has seen and their keys/values per layer."""
+
+    token_ids: list[int]
+    keys: list[torch.Tensor]  # per layer: [kv_heads, len, head_dim]
+    values: list[torch.Tensor]
+    generator: torch.Generator | None = None
+
+
+class HFEngine:
+    """Run a causal LM from Hugging Face transformers, on CPU or CUDA.
+
+    Args:
+        model: A hub id or local path for ``AutoModelForCausalLM.from_pretrained``, or a loaded model.
+        tokenizer: A tokenizer, or None to load it from ``model``'s path.
+        dtype: ``"auto"`` (the checkpoint's), ``"float32"``, ``"bfloat16"``, ``"float16"`` or a torch dtype.
+            Use float32 for bit-stable greedy decoding, as the s1 evaluation did.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``…; default CUDA when available.
+        max_batch_size: Most sequences decoded together; larger rounds are split into chunks.
+        attn_implementation: Passed to ``from_pretrained`` (``"sdpa"`` by default).
+        model_kwargs: Anything else ``from_pretrained`` accepts (``trust_remote_code``, ``revision``…).
+    """
+
+    def __init__(
+        self,
+        model: str | Any,
+        tokenizer: Any | None = None,
+        *,
+        dtype: str | torch.dtype = "auto",
+        device: str | None = None,
+        max_batch_size: int = 64,
+        attn_implementation: str = "sdpa",
+        **model_kwargs: Any,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ConfigError(f"max_batch_size must be a positive integer, got {max_batch_size!r}.")
+        torch_dtype = _resolve_dtype(dtype)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if isinstance(model, str):
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    model, dtype=torch_dtype, attn_implementation=attn_implementation, **model_kwargs
+                )
+            except OSError as exc:
+                raise EngineError(
+                    f"could not load model {model!r}: {exc}. Pass a local directory or a hub id this machine can reach."
+                ) from exc
+        self.model = model.to(self.device).eval()
+        if tokenizer is None:
+            tokenizer = AutoTokenizer.from_pretrained(self.model.name_or_path)
+        self.tokenizer = tokenizer
+        config = self.model.config.get_text_config()
+        self.context_length = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
+        self.max_batch_size = max_batch_size
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self._pad_id = int(pad if not isinstance(pad, list) else pad[0]) if pad is not None else 0
+        self._cache: dict[str, _CachedSequence] = {}
+
+    # ------------------------------------------------------------------ protocol
+
+    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
+        """Generate the next segment for every request; batches of ``max_batch_size``, similar lengths together."""
+        order = sorted(range(len(requests)), key=lambda i: len(requests[i].token_ids))
+        outputs: list[SegmentOutput | None] = [None] * len(requests)
+        for start in range(0, len(order), self.max_batch_size):
+            chunk = order[start : start + self.max_batch_size]
+            for i, out in zip(chunk, self._generate_batch([requests[i] for i in chunk])):
+                outputs[i] = out
+        return [o for o in outputs if o is not None]
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Free the KV cache kept for these keys."""
+        for key in keys:
+            self._cache.pop(key, None)
+
+    # ------------------------------------------------------------------ one batch
+
+    @torch.inference_mode()
+    def _generate_batch(self, requests: list[SegmentRequest]) -> list[SegmentOutput]:
+        for r in requests:
+            if len(r.token_ids) + r.max_tokens > self.context_length:
+                raise EngineError(
+                    f"request {r.key!r} needs {len(r.token_ids) + r.max_tokens} positions but the model's context "
+                    f"is {self.context_length}; lower max_tokens."
+                )
+        cached = [self._reusable_prefix(r) for r in requests]
+        cache, mask, input_ids, positions = self._assemble(requests, cached)
+        batch = len(requests)
+        stop_mask = torch.zeros(batch, self._vocab_size(), dtype=torch.bool, device=self.device)
+        for i, r in enumerate(requests):
+            if r.stop_token_ids:
+                stop_mask[i, list(r.stop_token_ids)] = True
+        min_tokens = torch.tensor([r.min_tokens for r in requests], device=self.device)
+        generators = [self._generator(r) for r in requests]
+
+        generated: list[list[int]] = [[] for _ in requests]
+        logprobs: list[list[float]] = [[] for _ in requests]
+        finish: list[tuple[str, int | str | None] | None] = [None] * batch
+        fed = [0] * batch  # generated tokens already pushed through the model (so in the cache)
+        step = 0
+        while True:
+            logits = self.model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            ).logits[:, -1, :].float()
+            # min_tokens: stop tokens may not end the segment before the minimum is generated.
+            logits = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
+            tokens = self._select(logits, requests, generators)
+            step_logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
+            for i, token in enumerate(tokens.tolist()):
+                if finish[i] is not None:
+                    continue
+                r = requests[i]
+                if token in r.stop_token_ids:
+                    finish[i] = ("stop", token)
+                    continue
+                generated[i].append(token)
+                logprobs[i].append(step_logprobs[i])
+                hit = self._stop_string_hit(r, generated[i])
+                if hit is not None:
+                    finish[i] = ("stop", hit)
+                elif len(generated[i]) >= r.max_tokens:
+                    finish[i] = ("length", None)
+            step += 1
+            if all(f is not None for f in finish):
+                break
+            # Feed the new token of every running row; finished rows get a masked pad.
+            running = torch.tensor([f is None for f in finish], device=self.device)
+            input_ids = torch.where(running, tokens, torch.full_like(tokens, self._pad_id))[:, None]
+            mask = torch.cat([mask, running.long()[:, None]], dim=1)
+            positions = positions[:, -1:] + 1
+            for i in range(batch):
+                fed[i] += int(finish[i] is None)
+
+        self._store(requests, cache, mask, generated, fed, generators)
+        return [
+            SegmentOutput(
+                token_ids=generated[i],
+                finish_reason=finish[i][0],  # type: ignore[index,arg-type]
+                stop_reason=finish[i][1],  # type: ignore[index]
+                logprobs=logprobs[i] if requests[i].logprobs else None,
+            )
+            for i in range(batch)
+        ]
+
+    def _reusable_prefix(self, request: SegmentRequest) -> int:
+        """How many leading tokens of the request are already in this key's cache (at most all but one)."""
+        entry = self._cache.get(request.key)
+        if entry is None:
+            return 0
+        limit = min(len(entry.token_ids), len(request.token_ids) - 1)
+        n = 0
+        while n < limit and entry.token_ids[n] == request.token_ids[n]:
+            n += 1
+        return n
+
+    def _assemble(
+        self, requests: list[SegmentRequest], cached: list[int]
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Build the padded cache, attention mask, new input ids and positions for one round."""
+        from transformers import DynamicCache
+
+        batch, longest_cache = len(requests), max(cached)
+        pending = [r.token_ids[c:] for r, c in zip(requests, cached)]
+        longest_new = max(len(p) for p in pending)
+        mask = torch.zeros(batch, longest_cache + longest_new, dtype=torch.long, device=self.device)
+        input_ids = torch.full((batch, longest_new), self._pad_id, dtype=torch.long, device=self.device)
+        positions = torch.zeros(batch, longest_new, dtype=torch.long, device=self.device)
+        for i, (c, p) in enumerate(zip(cached, pending)):
+            mask[i, longest_cache - c : longest_cache] = 1
+            mask[i, longest_cache + longest_new - len(p) :] = 1
+            input_ids[i, longest_new - len(p) :] = torch.tensor(p, device=self.device)
+            positions[i, longest_new - len(p) :] = torch.arange(c, c + len(p), device=self.device)
+        cache = DynamicCache(config=self.model.config)
+        if longest_cache:
+            for layer in range(self._num_layers()):
+                ref = self._cache[requests[cached.index(longest_cache)].key].keys[layer]
+                k = torch.zeros(batch, ref.shape[0], longest_cache, ref.shape[2], dtype=ref.dtype, device=self.device)
+                v = torch.zeros_like(k)
+                for i, (r, c) in enumerate(zip(requests, cached)):
+                    if c:
+                        entry = self._cache[r.key]
+                        k[i, :, longest_cache - c :] = entry.keys[layer][:, :c]
+                        v[i, :, longest_cache - c :] = entry.values[layer][:, :c]
+                cache.update(k, v, layer)
+        return cache, mask, input_ids, positions
+
+    def _store(
+        self,
+        requests: list[SegmentRequest],
+        cache: Any,
+        mask: torch.Tensor,
+        generated: list[list[int]],
+        fed: list[int],
+        generators: list[torch.Generator | None],
+    ) -> None:
+        """Cut each sample's cache out of the batch, dropping padding, and remember which tokens it covers."""
+        layers = [(cache.layers[i].keys, cache.layers[i].values) for i in range(self._num_layers())]
+        for i, r in enumerate(requests):
+            keep = mask[i].bool()
+            token_ids = list(r.token_ids) + generated[i][: fed[i]]
+            if int(keep.sum()) != len(token_ids):  # pragma: no cover - a bookkeeping bug, never user input
+                raise EngineError(f"KV cache of {r.key!r} holds {int(keep.sum())} tokens, expected {len(token_ids)}.")
+            self._cache[r.key] = _CachedSequence(
+                token_ids=token_ids,
+                keys=[k[i][:, keep].clone() for k, _ in layers],
+                values=[v[i][:, keep].clone() for _, v in layers],
+                generator=generators[i],
+            )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _select(
+        self, logits: torch.Tensor, requests: list[SegmentRequest], generators: list[torch.Generator | None]
+    ) -> torch.Tensor:
+        """Greedy argmax for temperature 0; seeded temperature / top-k / top-p sampling otherwise."""
+        tokens = logits.argmax(dim=-1)
+        for i, r in enumerate(requests):
+            if r.temperature <= 0:
+                continue
+            row = logits[i] / r.temperature
+            if r.top_k and r.top_k > 0:
+                kth = torch.topk(row, min(r.top_k, row.numel())).values[-1]
+                row = row.masked_fill(row < kth, float("-inf"))
+            if r.top_p < 1.0:
+                sorted_logits, order = torch.sort(row, descending=True)
+                cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
+                drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= r.top_p
+                row = row.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
+            probs = torch.softmax(row, dim=-1)
+            tokens[i] = torch.multinomial(probs, 1, generator=generators[i])[0]
+        return tokens
+
+    def _generator(self, request: SegmentRequest) -> torch.Generator | None:
+        if request.temperature <= 0:
+            return None
+        entry = self._cache.get(request.key)
+        if entry is not None and entry.generator is not None:
+            return entry.generator
+        generator = torch.Generator(device=self.device)
+        if request.seed is not None:
+            generator.manual_seed(request.seed)
+        else:
+            generator.seed()
+        return generator
+
+    def _stop_string_hit(self, request: SegmentRequest, generated: list[int]) -> str | None:
+        if not request.stop:
+            return None
+        tail = self.tokenizer.decode(generated[-32:], skip_special_tokens=False)
+        for s in request.stop:
+            if s in tail:
+                return s
+        return None
+
+    def _num_layers(self) -> int:
+        return int(self.model.config.get_text_config().num_hidden_layers)
+
+    def _vocab_size(self) -> int:
+        return int(self.model.get_output_embeddings().weight.shape[0])
+
+
+def _resolve_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
+    if isinstance(dtype, torch.dtype) or dtype == "auto":
+        return dtype
+    if dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise ConfigError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'.")
