@@ -195,3 +195,75 @@ class FakeEngine:
 
     def release(self, keys: Sequence[str]) -> None:
         """Nothing to free."""
+
+
+def reference_budget_forcing(
+    model: Any,
+    tokenizer: Any,
+    prompt_token_ids: list[int],
+    *,
+    max_thinking_tokens: int,
+    num_ignore: int = 0,
+    ignore_string: str = "Wait",
+    forced_answer: str = "Final Answer:",
+    max_answer_tokens: int = 32,
+    think_format: str = "s1",
+) -> tuple[list[int], list[int]]:
+    """Greedy budget forcing the way the s1 reference does it: a fresh ``generate`` over the whole prefix per round.
+
+    Every round re-sends prompt + all tokens so far (token ids) and recomputes the prefix, which is what the
+    library avoids; the remaining-budget accounting follows the s1 README demo. Used by our tests (the
+    library must match it token for token) and by the benchmarks (as the re-prefill baseline).
+
+    Returns:
+        ``(thinking_token_ids, answer_token_ids)`` laid out as in :class:`tts.SampleResult`.
+    """
+    from .formats import get_format
+
+    fmt = get_format(think_format).bind(tokenizer)
+    thinking: list[int] = []
+    ignores, min_new = 0, 0
+    while True:
+        out, stopped = _greedy(model, prompt_token_ids + thinking, max_thinking_tokens - len(thinking), fmt.thinking_stop_ids, min_new)
+        thinking += out
+        ignore_ids = fmt.encode(ignore_string)
+        if stopped and ignores < num_ignore and len(thinking) + len(ignore_ids) + 1 <= max_thinking_tokens:
+            thinking += ignore_ids
+            ignores, min_new = ignores + 1, 1
+            continue
+        break
+    if stopped:
+        delimiter, forced = fmt.encode(fmt.format.answer_delimiter), []
+    else:
+        tail = fmt.decode((prompt_token_ids + thinking)[-1:])
+        newline = "" if tail.endswith("\n") else "\n"
+        delimiter = fmt.encode(newline + fmt.format.answer_delimiter + fmt.format.forced_separator)
+        forced = fmt.encode(forced_answer)
+    prefix = prompt_token_ids + thinking + delimiter + forced
+    answer, _ = _greedy(model, prefix, max_answer_tokens - len(forced), fmt.answer_stop_ids, 0)
+    return thinking, forced + answer
+
+
+def _greedy(model: Any, token_ids: list[int], max_new: int, stop_ids: Sequence[int], min_new: int) -> tuple[list[int], bool]:
+    """One plain ``model.generate`` call; returns the new tokens without the stop token, and whether it stopped."""
+    import torch
+
+    if max_new <= 0:
+        return [], False
+    out = model.generate(
+        torch.tensor([token_ids], device=model.device),
+        attention_mask=torch.ones(1, len(token_ids), dtype=torch.long, device=model.device),
+        max_new_tokens=max_new,
+        min_new_tokens=min_new,
+        do_sample=False,
+        eos_token_id=list(stop_ids),
+        pad_token_id=model.config.pad_token_id,
+    )[0, len(token_ids) :].tolist()
+    if out and out[-1] in stop_ids:
+        return out[:-1], True
+    return out, False
+
+
+def sample_questions(n: int, offset: int = 0) -> list[str]:
+    """``n`` distinct short arithmetic questions of varied length, for tests and benchmarks."""
+    return [f"Problem {i}: what is {i} * {i + 3}?" + " Explain." * (i % 4) for i in range(offset, offset + n)]

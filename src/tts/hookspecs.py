@@ -1,0 +1,117 @@
+"""The hook protocol between the decoding loop and strategies.
+
+Hooks fire at segment boundaries, never per token. A strategy implements any subset of them as methods
+named exactly like the specs below; a method whose name starts with ``tts_`` but matches no spec is an
+error at load time (a misspelling would otherwise be silently ignored).
+
+Call order: implementations are called in the order the strategies were listed in the run; the built-in
+default behaviour (:mod:`tts.defaults`) is registered ``trylast`` so that any strategy can override it.
+
+Lifecycle of a run::
+
+    tts_register_strategies      (once per process, to build the registry of strategy classes)
+    tts_configure                (once per run)
+    tts_shape_prompt             (once per problem)
+    repeat until every sample is done:
+        tts_segment_params       (per active sample, before its next segment)
+        ... engine generates one segment for all active samples in one batch ...
+        tts_segment_end          (per active sample: what happens next)
+        tts_accept_sample        (per sample that just finished)
+    tts_aggregate                (once per problem)
+    tts_event                    (whenever a segment or intervention is recorded)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .records import Event
+    from .state import Aggregation, Decision, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
+    from .strategies.base import Strategy
+
+PROJECT = "tts"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def tts_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
+    """Register strategy classes so users can select them by name.
+
+    Called once, when the strategy registry is first built, on every built-in strategy module and on every
+    module found through the ``tts`` entry-point group. Call ``register(cls)`` for each class; ``cls.name``
+    is the name users type. Return nothing.
+    """
+
+
+@hookspec
+def tts_configure(config: RunConfig) -> None:
+    """Adjust or validate run-wide settings before anything is generated.
+
+    Called once per run, in strategy order, after the think format is bound to the tokenizer. Raise a
+    :class:`tts.errors.TTSError` for a setting that cannot work with this model or format (e.g. an ignore
+    string the tokenizer cannot encode). Set ``config.samples_per_problem`` or ``config.max_attempts``
+    to ask for parallel samples or retries. Return nothing.
+    """
+
+
+@hookspec
+def tts_shape_prompt(prompt: PromptDraft) -> None:
+    """Edit a problem's prompt before it is rendered through the chat template.
+
+    Called once per problem, in strategy order, so two strategies that append instructions append them in
+    the order they were listed. Edit ``prompt.question`` / ``prompt.system_prompt`` in place; return nothing.
+    """
+
+
+@hookspec
+def tts_segment_params(sample: SampleState, config: RunConfig) -> SegmentLimits | None:
+    """Constrain the next segment of ``sample``.
+
+    Called for every active sample before each round. Return a :class:`tts.state.SegmentLimits` (or None for
+    no constraint). The loop takes the smallest ``max_tokens`` of all strategies (and of the context window
+    and the answer cap), the largest ``min_tokens``, and the union of stops; the segment passed to
+    ``tts_segment_end`` names whose cap was reached.
+    """
+
+
+@hookspec(firstresult=True)
+def tts_segment_end(sample: SampleState, segment: Segment, config: RunConfig) -> Decision | None:
+    """Decide what happens after a segment: continue, inject text, end thinking, finish, or reject.
+
+    Called for every sample that just got a segment (its tokens are already in ``sample.token_ids``).
+    The first non-None result wins, in strategy order; return None to leave the decision to later
+    strategies and finally to the default behaviour (natural end of thinking opens the answer; the end of
+    an answer segment finishes the sample).
+    """
+
+
+@hookspec
+def tts_accept_sample(sample: SampleState, config: RunConfig) -> bool | None:
+    """Accept or reject a finished sample.
+
+    Called for every sample that reached ``"done"``. The sample is rejected if any implementation returns
+    False; it is then restarted (a new attempt with a fresh random stream) while
+    ``sample.attempt < config.max_attempts``, else kept with ``accepted=False``. Return None to abstain.
+    """
+
+
+@hookspec(firstresult=True)
+def tts_aggregate(problem_index: int, samples: list[SampleState], config: RunConfig) -> Aggregation | None:
+    """Turn a problem's samples into one answer.
+
+    Called once per problem when all its samples are done. The first non-None result wins; the default
+    returns the answer text of the first accepted sample.
+    """
+
+
+@hookspec
+def tts_event(event: Event, sample: SampleState) -> None:
+    """Observe a segment or intervention as it is recorded (progress bars, logging, tracing).
+
+    Called after the event is appended to ``sample.events``. Must not change the sample. Return nothing.
+    """

@@ -1,0 +1,330 @@
+"""The core decoding loop: rounds of batched segments, with strategies deciding between them.
+
+Read :meth:`DecodingLoop.run` top to bottom: build prompts, then repeat — ask the strategies for each
+active sample's limits, generate one segment for all of them in one engine call, let the strategies
+decide what each sample does next — until every sample is done; then aggregate.
+
+Token accounting is exact: a phase's tokens (generated or injected) are counted in the sample's stream,
+each segment's ``max_tokens`` is the smallest of every cap that applies, so no cap is ever exceeded, not
+even transiently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from .engines.base import Engine, SegmentOutput, SegmentRequest
+from .errors import ConfigError, PromptTooLongError, StrategyError
+from .plugins import TTSPluginManager
+from .records import Event, ProblemResult, SampleResult
+from .state import (
+    Continue,
+    Decision,
+    EndThinking,
+    Finish,
+    Inject,
+    PromptDraft,
+    Reject,
+    RunConfig,
+    SampleState,
+    Segment,
+    SegmentLimits,
+)
+
+#: Positions kept free for the answer while thinking (on top of the forced-end text), as s1's ``auto``
+#: budget (context - prompt - delimiters - 100) does, so an answer always fits after thinking is cut.
+ANSWER_RESERVE = 100
+
+EventCallback = Callable[[Event, SampleState], None]
+
+
+class DecodingLoop:
+    """Runs problems through an engine under the strategies registered in ``hooks``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: RunConfig,
+        hooks: TTSPluginManager,
+        *,
+        system_prompt: str | None = None,
+        raw_prompt: bool = False,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.hook = hooks.hook
+        self.system_prompt = system_prompt
+        self.raw_prompt = raw_prompt
+        self.on_event = on_event
+        fmt = config.format
+        self._forced_end_len = len(fmt.encode("\n" + fmt.format.answer_delimiter + fmt.format.forced_separator))
+
+    def run(self, questions: Sequence[str]) -> list[ProblemResult]:
+        """Generate every sample of every problem and return one record per problem, in input order."""
+        start = time.perf_counter()
+        prompts = [self._prepare_prompt(i, q) for i, q in enumerate(questions)]
+        samples = [
+            SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=prompts[p][1])
+            for p in range(len(questions))
+            for s in range(self.config.samples_per_problem)
+        ]
+        finished_at = [0.0] * len(questions)
+        while active := [i for i, s in enumerate(samples) if s.phase != "done"]:
+            # 1. Every active sample's next segment, constrained by all strategies, in one batch.
+            plans = [self._plan(samples[i]) for i in active]
+            to_engine = [p[0] for p in plans if p[0].max_tokens > 0]
+            outputs = iter(self.engine.generate(to_engine) if to_engine else [])
+            # 2. Record each segment and let the strategies decide what the sample does next.
+            for i, (request, limited_by) in zip(active, plans):
+                output = next(outputs) if request.max_tokens > 0 else SegmentOutput([], "length")
+                sample = samples[i]
+                segment = self._record_segment(sample, output, limited_by)
+                decision, who = self._decide(sample, segment)
+                samples[i] = self._apply(sample, segment, decision, who)
+                if samples[i].phase == "done":
+                    samples[i] = self._accept_or_restart(samples[i])
+                if samples[i] is not sample or samples[i].phase == "done":
+                    self.engine.release([sample.key])
+                if samples[i].phase == "done":
+                    finished_at[sample.problem_index] = time.perf_counter() - start
+        return [self._problem_result(p, questions[p], prompts[p], samples, finished_at[p]) for p in range(len(questions))]
+
+    # ------------------------------------------------------------------ prompts
+
+    def _prepare_prompt(self, index: int, question: str) -> tuple[str, list[int]]:
+        """Let strategies shape the question, render it, and check that it leaves room to think and answer."""
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError(f"problem {index} is {question!r}; every problem must be a non-empty string.")
+        draft = PromptDraft(question=question, system_prompt=self.system_prompt, problem_index=index)
+        self.hook.tts_shape_prompt(prompt=draft)
+        fmt = self.config.format
+        text = draft.question if self.raw_prompt else fmt.render_prompt(draft.question, draft.system_prompt)
+        token_ids = fmt.encode(text)
+        room = self.config.context_length - len(token_ids) - self._forced_end_len - ANSWER_RESERVE
+        if room < 1:
+            raise PromptTooLongError(
+                f"problem {index}'s prompt is {len(token_ids)} tokens, which leaves no room to think and answer "
+                f"in the model's {self.config.context_length}-token context; shorten the prompt or use a model "
+                f"with a longer context."
+            )
+        return text, token_ids
+
+    # ------------------------------------------------------------------ one segment
+
+    def _plan(self, sample: SampleState) -> tuple[SegmentRequest, str | None]:
+        """Combine every strategy's limits with the context and answer caps into the next request."""
+        config, fmt = self.config, self.config.format
+        used = len(sample.prompt_token_ids) + len(sample.token_ids)
+        caps: list[tuple[int, str]] = []
+        if sample.phase == "thinking":
+            caps.append((config.context_length - used - self._forced_end_len - ANSWER_RESERVE, "context"))
+            stop_ids = list(fmt.thinking_stop_ids)
+        else:
+            caps.append((config.context_length - used, "context"))
+            caps.append((config.max_answer_tokens - sample.num_answer_tokens, "max_answer_tokens"))
+            stop_ids = list(fmt.answer_stop_ids)
+        min_tokens = 1 if sample.store.get("_loop", {}).get("just_injected") else 0
+        stop: list[str] = []
+        for strategy_name, limits in self._limits(sample):
+            if limits.max_tokens is not None:
+                caps.append((limits.max_tokens, strategy_name))
+            min_tokens = max(min_tokens, limits.min_tokens)
+            stop.extend(s for s in limits.stop if s not in stop)
+            stop_ids.extend(t for t in limits.stop_token_ids if t not in stop_ids)
+        max_tokens, limited_by = min(caps, key=lambda c: c[0])
+        request = SegmentRequest(
+            key=sample.key,
+            token_ids=sample.prompt_token_ids + sample.token_ids,
+            max_tokens=max(0, max_tokens),
+            min_tokens=min(min_tokens, max(0, max_tokens)),
+            stop_token_ids=tuple(stop_ids),
+            stop=tuple(stop),
+            temperature=config.temperature,
+            top_p=config.top_p,
+            top_k=config.top_k,
+            seed=_sample_seed(config.seed, sample),
+            logprobs=config.logprobs,
+        )
+        return request, limited_by
+
+    def _limits(self, sample: SampleState) -> list[tuple[str, SegmentLimits]]:
+        """Each strategy's limits, with the name of the strategy that set them."""
+        out = []
+        for impl in reversed(self.hook.tts_segment_params.get_hookimpls()):
+            limits = impl.function(sample=sample, config=self.config)
+            if limits is not None:
+                if not isinstance(limits, SegmentLimits):
+                    raise StrategyError(
+                        f"{impl.plugin_name}'s tts_segment_params returned {limits!r}; return a SegmentLimits or None."
+                    )
+                out.append((getattr(impl.plugin, "name", impl.plugin_name), limits))
+        return out
+
+    def _record_segment(self, sample: SampleState, output: SegmentOutput, limited_by: str | None) -> Segment:
+        """Append the generated tokens to the sample's stream and emit a segment event."""
+        position = len(sample.token_ids)
+        sample.token_ids.extend(output.token_ids)
+        if self.config.logprobs:
+            sample.logprobs.extend(output.logprobs or [None] * len(output.token_ids))
+        sample.store.setdefault("_loop", {})["just_injected"] = False
+        text = self.config.format.decode(output.token_ids)
+        self._emit(sample, Event("segment", position, list(output.token_ids), text, output.finish_reason, None, sample.phase))
+        return Segment(
+            token_ids=tuple(output.token_ids),
+            finish_reason=output.finish_reason,
+            stop_reason=output.stop_reason,
+            limited_by=limited_by if output.finish_reason == "length" else None,
+            phase=sample.phase,
+        )
+
+    # ------------------------------------------------------------------ decisions
+
+    def _decide(self, sample: SampleState, segment: Segment) -> tuple[Decision | None, str | None]:
+        """``tts_segment_end`` in call order; the first non-None decision wins. Returns it and its author."""
+        for impl in reversed(self.hook.tts_segment_end.get_hookimpls()):
+            decision = impl.function(sample=sample, segment=segment, config=self.config)
+            if decision is not None:
+                return decision, getattr(impl.plugin, "name", impl.plugin_name)
+        return None, None
+
+    def _apply(self, sample: SampleState, segment: Segment, decision: Decision | None, who: str | None) -> SampleState:
+        """Carry out a strategy's decision; return the sample (a new one when it is restarted)."""
+        if isinstance(decision, Continue) or decision is None:
+            return sample
+        if isinstance(decision, Inject):
+            if sample.phase != "thinking":
+                raise StrategyError(f"a strategy asked to inject {decision.text!r} after thinking ended; inject only while thinking.")
+            self._inject(sample, "inject", decision.text, decision.reason, who)
+            sample.store["_loop"]["just_injected"] = True
+        elif isinstance(decision, EndThinking):
+            self._end_thinking(sample, segment, decision, who)
+        elif isinstance(decision, Finish):
+            self._finish(sample, segment, decision.reason)
+        elif isinstance(decision, Reject):
+            return self._restart(sample, decision.reason)
+        else:
+            raise StrategyError(f"tts_segment_end returned {decision!r}; return a Decision (Continue, Inject, ...) or None.")
+        return sample
+
+    def _inject(self, sample: SampleState, kind: str, text: str, reason: str, who: str | None) -> list[int]:
+        token_ids = self.config.format.encode(text)
+        position = len(sample.token_ids)
+        sample.token_ids.extend(token_ids)
+        if self.config.logprobs:
+            sample.logprobs.extend([None] * len(token_ids))
+        self._emit(sample, Event(kind, position, token_ids, text, reason, who, sample.phase))
+        return token_ids
+
+    def _end_thinking(self, sample: SampleState, segment: Segment, decision: EndThinking, who: str | None) -> None:
+        """Append the answer delimiter (and, when thinking was cut, the forced-answer text) and open the answer."""
+        fmt = self.config.format
+        sample.thinking_end = len(sample.token_ids)
+        if decision.forced_text is None:
+            sample.thinking_finish_reason = "stop"
+            delimiter, forced = fmt.format.answer_delimiter, ""
+        else:
+            sample.thinking_finish_reason = "context" if segment.limited_by == "context" else "length"
+            tail = fmt.decode((sample.prompt_token_ids + sample.token_ids)[-1:])
+            newline = "" if tail.endswith("\n") else "\n"
+            delimiter = newline + fmt.format.answer_delimiter + fmt.format.forced_separator
+            forced = decision.forced_text
+        sample.phase = "answer"
+        delimiter_ids = fmt.encode(delimiter)
+        sample.token_ids.extend(delimiter_ids)
+        if self.config.logprobs:
+            sample.logprobs.extend([None] * len(delimiter_ids))
+        sample.answer_start = len(sample.token_ids)
+        forced_ids = fmt.encode(forced)
+        sample.token_ids.extend(forced_ids)
+        if self.config.logprobs:
+            sample.logprobs.extend([None] * len(forced_ids))
+        self._emit(
+            sample,
+            Event("end_thinking", sample.thinking_end, delimiter_ids + forced_ids, delimiter + forced, decision.reason, who, "thinking"),
+        )
+
+    def _finish(self, sample: SampleState, segment: Segment, reason: str) -> None:
+        if sample.phase == "thinking":  # a strategy finished the sample without an answer
+            sample.thinking_end = sample.answer_start = len(sample.token_ids)
+            sample.thinking_finish_reason = segment.finish_reason
+            sample.answer_finish_reason = "skipped"
+        else:
+            sample.answer_finish_reason = "context" if segment.limited_by == "context" else segment.finish_reason
+        sample.phase = "done"
+        self._emit(sample, Event("finish", len(sample.token_ids), [], "", reason, None, "done"))
+
+    def _accept_or_restart(self, sample: SampleState) -> SampleState:
+        verdicts = self.hook.tts_accept_sample(sample=sample, config=self.config)
+        if all(v is not False for v in verdicts):
+            return sample
+        return self._restart(sample, "rejected by an acceptance rule")
+
+    def _restart(self, sample: SampleState, reason: str) -> SampleState:
+        """A new attempt of the same sample, or the same one marked unaccepted when attempts are spent."""
+        if sample.attempt >= self.config.max_attempts:
+            sample.accepted = False
+            if sample.phase != "done":
+                self._finish(sample, Segment((), "stop", None, None, sample.phase), f"rejected: {reason}")
+            return sample
+        fresh = SampleState(
+            problem_index=sample.problem_index,
+            sample_index=sample.sample_index,
+            attempt=sample.attempt + 1,
+            prompt_token_ids=sample.prompt_token_ids,
+        )
+        fresh.store["_loop"] = {"rejected": sample.store.get("_loop", {}).get("rejected", []) + [reason]}
+        self._emit(fresh, Event("reject", 0, [], "", reason, None, "thinking"))
+        return fresh
+
+    def _emit(self, sample: SampleState, event: Event) -> None:
+        sample.events.append(event)
+        self.hook.tts_event(event=event, sample=sample)
+        if self.on_event is not None:
+            self.on_event(event, sample)
+
+    # ------------------------------------------------------------------ results
+
+    def _problem_result(
+        self, index: int, question: str, prompt: tuple[str, list[int]], samples: list[SampleState], seconds: float
+    ) -> ProblemResult:
+        mine = [s for s in samples if s.problem_index == index]
+        aggregation = self.hook.tts_aggregate(problem_index=index, samples=mine, config=self.config)
+        return ProblemResult(
+            index=index,
+            question=question,
+            prompt=prompt[0],
+            prompt_token_ids=prompt[1],
+            samples=[self._sample_result(s) for s in mine],
+            answer=aggregation.answer,
+            aggregation=aggregation.details,
+            seconds=seconds,
+        )
+
+    def _sample_result(self, sample: SampleState) -> SampleResult:
+        fmt = self.config.format
+        extra = {k: v for k, v in sample.store.items() if not k.startswith("_")}
+        return SampleResult(
+            token_ids=list(sample.token_ids),
+            thinking_token_ids=sample.thinking_token_ids,
+            answer_token_ids=sample.answer_token_ids,
+            thinking_text=fmt.decode(sample.thinking_token_ids),
+            answer_text=fmt.decode(sample.answer_token_ids),
+            thinking_finish_reason=sample.thinking_finish_reason or "stop",
+            answer_finish_reason=sample.answer_finish_reason or "stop",
+            events=sample.events,
+            accepted=sample.accepted,
+            attempts=sample.attempt,
+            logprobs=sample.logprobs if self.config.logprobs else None,
+            extra=extra,
+        )
+
+
+def _sample_seed(seed: int | None, sample: SampleState) -> int | None:
+    """A distinct, reproducible seed per (problem, sample, attempt), independent of batching."""
+    if seed is None:
+        return None
+    mixed = (((seed * 1_000_003 + sample.problem_index) * 1_009 + sample.sample_index) * 9_176 + sample.attempt)
+    return mixed % (2**63)
+

@@ -1,0 +1,205 @@
+"""What strategies see and say while a run is in progress.
+
+The decoding loop owns a :class:`SampleState` per sample and hands it to the hooks; a hook answers with
+plain values: :class:`SegmentLimits` before a segment, a :class:`Decision` after one. Strategies keep their
+own per-sample bookkeeping in ``sample.store[strategy_name]`` so that two strategies never share state by
+accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .formats import BoundFormat
+from .records import Event, Phase
+
+
+@dataclass
+class RunConfig:
+    """Run-wide settings that strategies may read and adjust in ``tts_configure``.
+
+    Attributes:
+        format: The think format bound to the engine's tokenizer.
+        context_length: The model's context window in tokens.
+        samples_per_problem: How many samples each problem gets (voting raises it).
+        max_attempts: How often a rejected sample may be restarted (rejection sampling raises it).
+        max_answer_tokens: Cap of the answer phase.
+        temperature / top_p / top_k / seed: Sampling parameters of every segment.
+        logprobs: Ask the engine for per-token log-probabilities.
+        strategies: Names of the strategies in this run, in the order they were listed.
+    """
+
+    format: BoundFormat
+    context_length: int
+    samples_per_problem: int = 1
+    max_attempts: int = 1
+    max_answer_tokens: int = 32768
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    logprobs: bool = False
+    strategies: tuple[str, ...] = ()
+
+
+@dataclass
+class PromptDraft:
+    """A problem's prompt before rendering; ``tts_shape_prompt`` implementations edit it in place.
+
+    Attributes:
+        question: The user turn's text. Strategies append instructions to it (e.g. "Think for up to N tokens.").
+        system_prompt: A system turn, or None for the chat template's default.
+        problem_index: Position of the problem in the run.
+    """
+
+    question: str
+    system_prompt: str | None
+    problem_index: int
+
+
+@dataclass
+class SampleState:
+    """A sample while it is being generated.
+
+    Attributes:
+        problem_index / sample_index / attempt: Which sample this is; ``attempt`` counts restarts from 1.
+        prompt_token_ids: The rendered prompt.
+        token_ids: The completion stream so far (thinking, delimiter, answer).
+        phase: ``"thinking"``, ``"answer"`` or ``"done"``.
+        thinking_end: Index in ``token_ids`` where thinking ended (the delimiter starts), once it has.
+        answer_start: Index where the answer phase starts, once it has.
+        events: Segments and interventions so far.
+        logprobs: Per-token log-probabilities (None for injected tokens) when requested.
+        store: Per-strategy scratch space, keyed by strategy name.
+    """
+
+    problem_index: int
+    sample_index: int
+    attempt: int
+    prompt_token_ids: list[int]
+    token_ids: list[int] = field(default_factory=list)
+    phase: Phase = "thinking"
+    thinking_end: int | None = None
+    answer_start: int | None = None
+    thinking_finish_reason: str | None = None
+    answer_finish_reason: str | None = None
+    events: list[Event] = field(default_factory=list)
+    logprobs: list[float | None] = field(default_factory=list)
+    store: dict[str, Any] = field(default_factory=dict)
+    accepted: bool = True
+
+    @property
+    def key(self) -> str:
+        """Engine key of this attempt; a restart gets a new key so no stale cache is reused."""
+        return f"p{self.problem_index}-s{self.sample_index}-a{self.attempt}"
+
+    @property
+    def num_thinking_tokens(self) -> int:
+        """Thinking tokens so far, injected ones included."""
+        return len(self.token_ids) if self.thinking_end is None else self.thinking_end
+
+    @property
+    def num_answer_tokens(self) -> int:
+        """Answer-phase tokens so far, forced text included."""
+        return 0 if self.answer_start is None else len(self.token_ids) - self.answer_start
+
+    @property
+    def thinking_token_ids(self) -> list[int]:
+        """The thinking phase of the stream."""
+        return self.token_ids[: self.num_thinking_tokens]
+
+    @property
+    def answer_token_ids(self) -> list[int]:
+        """The answer phase of the stream."""
+        return [] if self.answer_start is None else self.token_ids[self.answer_start :]
+
+
+@dataclass(frozen=True)
+class SegmentLimits:
+    """A strategy's constraints on the next segment; the loop combines all strategies' limits.
+
+    Combination: the smallest ``max_tokens`` wins (and the loop remembers whose it was), the largest
+    ``min_tokens`` wins, stop strings and extra stop token ids are united.
+    """
+
+    max_tokens: int | None = None
+    min_tokens: int = 0
+    stop: tuple[str, ...] = ()
+    stop_token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """What the engine produced for a sample in one round, as the hooks see it.
+
+    Attributes:
+        token_ids: The tokens generated (without a stop token).
+        finish_reason: ``"stop"`` or ``"length"``.
+        stop_reason: The stop token id or string, if any.
+        limited_by: When ``finish_reason == "length"``: who set the cap that was reached — a strategy's name,
+            ``"context"`` (the context window) or ``"max_answer_tokens"``.
+        phase: The phase the segment was generated in.
+    """
+
+    token_ids: tuple[int, ...]
+    finish_reason: str
+    stop_reason: int | str | None
+    limited_by: str | None
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Generate another segment in the same phase, adding nothing."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Inject:
+    """Append ``text`` to the thinking stream (e.g. the ignore string ``"Wait"``) and keep thinking.
+
+    ``min_tokens`` of the next segment is at least 1, so the model cannot end thinking again at once.
+    """
+
+    text: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EndThinking:
+    """Close thinking and start the answer.
+
+    ``forced_text=None`` is a natural end: only the answer delimiter is appended. A string means thinking was
+    cut: a newline (if the thinking does not end with one), the delimiter, the format's separator and
+    ``forced_text`` (e.g. ``"Final Answer:"``) are appended, as s1's budget forcing does.
+    """
+
+    forced_text: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The sample is complete."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Discard this attempt and restart the sample (if attempts remain)."""
+
+    reason: str = ""
+
+
+Decision = Union[Continue, Inject, EndThinking, Finish, Reject]
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """A problem's final answer and how it was reached (votes, counts…)."""
+
+    answer: str | None
+    details: dict[str, Any] = field(default_factory=dict)

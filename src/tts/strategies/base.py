@@ -1,0 +1,84 @@
+"""The base class of every strategy: a dataclass of settings plus hook implementations.
+
+A strategy is a plain object whose ``tts_*`` methods implement hooks from :mod:`tts.hookspecs`. Subclass
+:class:`Strategy` as a ``@dataclass``: the fields are the strategy's settings (give each a
+``metadata={"help": ...}`` so ``tts run --help`` can list it), ``name`` is what users type, and
+``__post_init__`` validates the settings so bad values fail when the object is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, ClassVar
+
+from ..errors import ConfigError, StrategyError, did_you_mean
+
+
+@dataclasses.dataclass
+class Strategy:
+    """Base class of strategies. Subclasses are dataclasses; see the module docstring."""
+
+    name: ClassVar[str] = ""
+    #: One-line description shown by ``tts run --help``.
+    summary: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise a :class:`tts.errors.TTSError` for settings that cannot work; called on construction."""
+
+    def state(self, sample: Any) -> dict[str, Any]:
+        """This strategy's scratch space for ``sample`` (a dict that lives as long as the sample attempt)."""
+        store: dict[str, Any] = sample.store.setdefault(self.name, {})
+        return store
+
+    @classmethod
+    def settings(cls) -> list[dataclasses.Field[Any]]:
+        """The dataclass fields users can set."""
+        return [f for f in dataclasses.fields(cls) if f.init]
+
+    @classmethod
+    def from_options(cls, options: dict[str, str]) -> Strategy:
+        """Build from string options (as typed on the command line), converting each to its field's type."""
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in cls.settings()}
+        values: dict[str, Any] = {}
+        for key, raw in options.items():
+            if key not in fields:
+                raise StrategyError(
+                    f"strategy {cls.name!r} has no setting {key!r}{did_you_mean(key, fields)}; "
+                    f"its settings are {', '.join(fields) or 'none'}."
+                )
+            values[key] = _convert(cls.name, key, raw, hints.get(key, str))
+        return cls(**values)
+
+
+def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
+    """Turn a command-line string into ``hint``'s type (int, float, bool, str, lists and optionals)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if raw.lower() in ("none", "null", ""):
+            return None
+        for option in args:
+            try:
+                return _convert(strategy, key, raw, option)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{strategy}.{key}={raw!r} matches none of the types {hint}.")
+    if typing.get_origin(hint) in (list, tuple):
+        inner = args[0] if args else str
+        return [_convert(strategy, key, part, inner) for part in raw.split("|")]
+    try:
+        if hint is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if hint in (int, float):
+            return hint(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{strategy}.{key} needs a {getattr(hint, '__name__', hint)}, got {raw!r}."
+        ) from None
+    return raw

@@ -1,0 +1,109 @@
+"""Budget forcing (s1, §3.1): cap thinking at a maximum, or extend it by suppressing its end.
+
+* **Maximum** — when thinking reaches ``max_thinking_tokens``, the end-of-thinking delimiter and the
+  forced-answer text (default ``Final Answer:``) are appended, with a newline first if the thinking does not
+  end with one, and the model answers.
+* **Extension** — the first ``num_ignore`` times the model ends its thinking by itself, the delimiter is
+  dropped and the ignore string (default ``Wait``; a list rotates) is appended instead; the next segment must
+  generate at least one token, so the model cannot close again at once.
+* **Minimum** — with ``min_thinking_tokens``, a natural end before the minimum is treated the same way (an
+  ignore string is appended), however many ignores were used.
+
+Accounting: each thinking segment may use only what is left of the budget, and injected strings count as
+thinking tokens, so the budget is never exceeded, not even transiently. The s1 evaluation harness instead
+gave every round the full budget and truncated the joined thinking afterwards; its README demo subtracts each
+round's usage as here. With greedy decoding both produce the same tokens up to the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import BudgetError, ConfigError, require_non_negative_int, require_positive_int
+from ..state import Decision, EndThinking, Inject, RunConfig, SampleState, Segment, SegmentLimits
+from .base import Strategy
+
+
+@dataclass
+class BudgetForcing(Strategy):
+    """Control thinking length by forcing the answer at a maximum and appending "Wait" to extend."""
+
+    name = "budget_forcing"
+    summary = "s1 budget forcing: cut thinking at a maximum (force the answer) or extend it with 'Wait'."
+
+    max_thinking_tokens: int | None = field(
+        default=None, metadata={"help": "Most thinking tokens (injected strings included); None: no maximum."}
+    )
+    num_ignore: int = field(
+        default=0, metadata={"help": "How many natural ends of thinking are replaced by the ignore string."}
+    )
+    ignore_string: str | list[str] = field(
+        default="Wait", metadata={"help": "Text appended instead of ending thinking; a list rotates ('|' on the CLI)."}
+    )
+    min_thinking_tokens: int | None = field(
+        default=None, metadata={"help": "Thinking shorter than this is extended with the ignore string."}
+    )
+    forced_answer: str = field(
+        default="Final Answer:", metadata={"help": "Text that opens the answer when thinking is cut."}
+    )
+
+    def validate(self) -> None:
+        require_positive_int("max_thinking_tokens", self.max_thinking_tokens, allow_none=True)
+        require_positive_int("min_thinking_tokens", self.min_thinking_tokens, allow_none=True)
+        require_non_negative_int("num_ignore", self.num_ignore)
+        if self.min_thinking_tokens and self.max_thinking_tokens and self.min_thinking_tokens > self.max_thinking_tokens:
+            raise BudgetError(
+                f"min_thinking_tokens={self.min_thinking_tokens} exceeds max_thinking_tokens="
+                f"{self.max_thinking_tokens}; make the minimum at most the maximum."
+            )
+        strings = self.ignore_string if isinstance(self.ignore_string, list) else [self.ignore_string]
+        if not strings or not all(isinstance(s, str) for s in strings):
+            raise ConfigError(f"ignore_string must be a string or a non-empty list of strings, got {self.ignore_string!r}.")
+        if self.max_thinking_tokens is None and not self.num_ignore and self.min_thinking_tokens is None:
+            raise ConfigError(
+                "BudgetForcing needs max_thinking_tokens, num_ignore or min_thinking_tokens; with none set it does nothing."
+            )
+
+    def tts_configure(self, config: RunConfig) -> None:
+        forced = len(config.format.encode(self.forced_answer))
+        if forced >= config.max_answer_tokens:
+            raise ConfigError(
+                f"max_answer_tokens={config.max_answer_tokens} leaves no room after the forced answer "
+                f"{self.forced_answer!r} ({forced} tokens); raise max_answer_tokens."
+            )
+
+    def tts_segment_params(self, sample: SampleState, config: RunConfig) -> SegmentLimits | None:
+        if sample.phase != "thinking" or self.max_thinking_tokens is None:
+            return None
+        return SegmentLimits(max_tokens=self.max_thinking_tokens - sample.num_thinking_tokens)
+
+    def tts_segment_end(self, sample: SampleState, segment: Segment, config: RunConfig) -> Decision | None:
+        if segment.phase != "thinking":
+            return None
+        if segment.finish_reason == "length":
+            if segment.limited_by == self.name:
+                return EndThinking(forced_text=self.forced_answer, reason="max_thinking_tokens reached")
+            return None
+        state = self.state(sample)
+        ignores = state.get("ignores", 0)
+        below_min = self.min_thinking_tokens is not None and sample.num_thinking_tokens < self.min_thinking_tokens
+        if ignores >= self.num_ignore and not below_min:
+            return None
+        text = self._ignore_text(ignores)
+        # Room for the ignore string and at least one generated token, or the budget would be overrun.
+        needed = sample.num_thinking_tokens + len(config.format.encode(text)) + 1
+        if self.max_thinking_tokens is not None and needed > self.max_thinking_tokens:
+            return None
+        state["ignores"] = ignores + 1
+        why = "below min_thinking_tokens" if below_min and ignores >= self.num_ignore else f"ignore {ignores + 1}/{self.num_ignore}"
+        return Inject(text=text, reason=why)
+
+    def _ignore_text(self, index: int) -> str:
+        if isinstance(self.ignore_string, list):
+            return self.ignore_string[index % len(self.ignore_string)]
+        return self.ignore_string
+
+
+def tts_register_strategies(register) -> None:  # type: ignore[no-untyped-def]
+    """Entry-point hook: make ``budget_forcing`` selectable by name."""
+    register(BudgetForcing)
