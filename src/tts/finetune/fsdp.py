@@ -70,12 +70,15 @@ def cpu_config(num_processes: int = 2, main_process_port: int = 29500) -> dict[s
 
     accelerate refuses FSDP without an accelerator ("no available devices found"), so a CPU run can check the
     multi-process path (launch, data sharding, gradient sync, rank-0 saving) but not the sharding itself.
+    The launcher type is the torchrun one (accelerate's ``MULTI_CPU`` type starts several processes only
+    through ``mpirun``); each process then picks gloo because training runs with ``use_cpu=True``
+    (``tts finetune --use-cpu``) or ``ACCELERATE_USE_CPU=1`` is set.
     """
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ConfigError(f"num_processes must be a positive integer, got {num_processes!r}.")
     return {
         "compute_environment": "LOCAL_MACHINE",
-        "distributed_type": "MULTI_CPU",
+        "distributed_type": "MULTI_GPU",
         "machine_rank": 0,
         "main_process_ip": "127.0.0.1",
         "main_process_port": main_process_port,
@@ -84,7 +87,7 @@ def cpu_config(num_processes: int = 2, main_process_port: int = 29500) -> dict[s
         "num_processes": num_processes,
         "rdzv_backend": "static",
         "same_network": True,
-        "use_cpu": True,
+        "use_cpu": False,
     }
 
 
@@ -93,8 +96,8 @@ def write_accelerate_config(path: str | Path, config: dict[str, Any] | None = No
     import yaml
 
     out = Path(path)
-    text = f"# {config.get('distributed_type') if config else 'FSDP full-shard as in the s1 recipe'}; "
-    text += "written by tts.finetune.fsdp\n"
+    what = "FSDP full-shard as in the s1 recipe" if config is None else "CPU smoke run (train with --use-cpu)"
+    text = f"# {what}; written by tts.finetune.fsdp\n"
     text += yaml.safe_dump(config or accelerate_config(**kwargs), sort_keys=False)
     tmp = out.with_name(f".{out.name}.partial")
     tmp.write_text(text)

@@ -90,20 +90,22 @@ def build_sft_config(output_dir: str | os.PathLike[str], preset: str = "s1", **o
     trl = _require_trl()
     fields = recipe(preset, **overrides)
     global_batch = fields.pop("global_batch_size")
+    if "gradient_accumulation_steps" in overrides and "global_batch_size" not in overrides:
+        global_batch = None  # the caller set accumulation directly
     if fields.get("bf16") == "auto":
         fields["bf16"] = _bf16_supported()
+    fields.setdefault("completion_only_loss", True)
+    # The config sets up the distributed state (honouring use_cpu), so the world size is known only after it.
+    config = trl.SFTConfig(output_dir=str(output_dir), **fields)
     if global_batch is not None:
-        from accelerate import PartialState
-
-        per_step = int(fields["per_device_train_batch_size"]) * PartialState().num_processes
+        per_step = config.per_device_train_batch_size * config.world_size
         if isinstance(global_batch, bool) or not isinstance(global_batch, int) or global_batch % per_step:
             raise ConfigError(
                 f"global_batch_size={global_batch!r} is not a multiple of per-device batch x processes = {per_step}; "
                 "pick a global batch that divides evenly or set gradient_accumulation_steps with global_batch_size=None."
             )
-        fields["gradient_accumulation_steps"] = global_batch // per_step
-    fields.setdefault("completion_only_loss", True)
-    return trl.SFTConfig(output_dir=str(output_dir), **fields)
+        config.gradient_accumulation_steps = global_batch // per_step
+    return config
 
 
 @dataclass(frozen=True)
@@ -259,20 +261,18 @@ def finetune(
     ``tts.HFEngine(output_dir)``. ``output_dir`` appears only once complete; an existing one is replaced only
     with ``overwrite=True``.
     """
-    from accelerate import PartialState
-
     start = time.monotonic()
     final = Path(output_dir)
     if final.exists() and any(final.iterdir()) and not overwrite:
         raise ConfigError(f"output directory {str(final)!r} already exists and is not empty; pass overwrite=True.")
     rows = load_rows(data) if isinstance(data, (str, os.PathLike)) else list(data)
     partial = final.parent / f".{final.name}.partial"
-    state = PartialState()
+    trainer, block = build_trainer(model, rows, partial, **kwargs)
+    state = trainer.accelerator
     if state.is_main_process and partial.exists():
         shutil.rmtree(partial)  # left over from an interrupted run
     state.wait_for_everyone()
     try:
-        trainer, block = build_trainer(model, rows, partial, **kwargs)
         trainer.train()
         trainer.save_model(str(partial))
         if state.is_main_process:

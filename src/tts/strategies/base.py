@@ -61,7 +61,11 @@ def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
     if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if raw.lower() in ("none", "null", ""):
             return None
-        for option in args:
+        # "a|b" means a list when the field can hold one; otherwise try the plain types first.
+        is_list = [typing.get_origin(a) in (list, tuple) for a in args]
+        ordered = sorted(args, key=lambda a: typing.get_origin(a) not in (list, tuple)) if "|" in raw else [
+            a for a, listy in zip(args, is_list) if not listy] + [a for a, listy in zip(args, is_list) if listy]
+        for option in ordered:
             try:
                 return _convert(strategy, key, raw, option)
             except ConfigError:
