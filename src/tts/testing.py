@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +143,24 @@ def build_tiny_model(path: str | os.PathLike[str], config: TinyModelConfig | Non
         model.lm_head.weight.copy_(model.model.embed_tokens.weight)
         for marker in ("<|im_start|>", "</think>"):
             model.lm_head.weight[tokenizer.convert_tokens_to_ids(marker)] *= cfg.stop_logit_scale
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / "tts_tiny.json").write_text(stamp)
+    from transformers.utils import logging as hf_logging
+
+    # Write to a sibling temp dir and rename, so an interrupted build never leaves a half-written model.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "tts_tiny.json").write_text(stamp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

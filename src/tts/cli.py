@@ -1,0 +1,250 @@
+"""The ``tts`` command line: ``tts run`` (any strategy, any engine, JSONL in and out) and ``tts strategies``.
+
+Errors a user can cause print one line, ``tts: error: ...``, and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError, StrategyError, TTSError
+
+DEMO_QUESTIONS = (
+    "How many r's are in the word raspberry?",
+    "What is the smallest prime greater than 100?",
+    "A train travels 120 km in 1.5 hours. What is its average speed in km/h?",
+)
+DEMO_STRATEGY = "budget_forcing:max_thinking_tokens=64,num_ignore=1"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tts`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except TTSError as exc:
+        print(f"tts: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tts: interrupted; results written so far are kept.", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="tts", description="Test-time scaling for reasoning models.")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_run(sub)
+    listing = sub.add_parser("strategies", help="list the registered strategies and their settings")
+    listing.set_defaults(func=lambda args: print(strategies_help()) or 0)
+    try:
+        from .finetune.cli import add_finetune_commands
+    except ModuleNotFoundError as exc:  # tts.finetune not part of this build
+        if exc.name not in ("tts.finetune", "tts.finetune.cli"):
+            raise
+    else:
+        add_finetune_commands(sub)
+    return parser
+
+
+def _add_run(sub: Any) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run problems through a model under one or more strategies",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run problems through a model under strategies; write one JSON record per problem.",
+        epilog=strategies_help() + "\n\n" + textwrap.dedent(f"""\
+            examples:
+              tts run --demo
+              tts run --model simplescaling/s1.1-32B --dtype bfloat16 \\
+                  -s budget_forcing:max_thinking_tokens=2048,num_ignore=1 \\
+                  --input problems.jsonl --output results.jsonl
+              tts run --model ./my-model -s "{DEMO_STRATEGY}" --prompt "What is 7*6?"
+            """),
+    )
+    src = run.add_argument_group("model")
+    src.add_argument("--model", help="hub id or local directory of the model")
+    src.add_argument("--demo", action="store_true", help="use the built-in tiny random model and example questions")
+    src.add_argument("--engine", choices=["hf"], default="hf", help="inference engine (default: hf)")
+    src.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
+    src.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
+    src.add_argument("--max-batch-size", type=int, default=64, help="sequences decoded together (default: 64)")
+    gen = run.add_argument_group("generation")
+    gen.add_argument("-s", "--strategy", action="append", default=[], metavar="NAME[:K=V,...]",
+                     help="a strategy and its settings; repeat to combine (list values with '|')")
+    gen.add_argument("--think-format", default="s1", help="s1 or think-tags (default: s1)")
+    gen.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default: 0)")
+    gen.add_argument("--top-p", type=float, default=1.0)
+    gen.add_argument("--top-k", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--max-answer-tokens", type=int, default=None,
+                     help="cap of the answer phase (default: 32768, as s1's harness; 64 with --demo)")
+    gen.add_argument("--system-prompt", default=None, help="system turn (default: the chat template's)")
+    io = run.add_argument_group("input and output")
+    io.add_argument("--prompt", action="append", default=[], help="a question; repeat for several")
+    io.add_argument("--input", type=Path, help="JSONL file: one question per line, as a string or an object")
+    io.add_argument("--question-field", default="question", help="field holding the question (default: question)")
+    io.add_argument("--output", type=Path, help="JSONL file for the records (appended per chunk)")
+    io.add_argument("--resume", action="store_true", help="skip problems already in --output")
+    io.add_argument("--chunk-size", type=int, default=64, help="problems per batch written at once (default: 64)")
+    io.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.set_defaults(func=_run_command)
+
+
+def strategies_help() -> str:
+    """A listing of every registered strategy with its settings, defaults and help."""
+    import dataclasses
+
+    from .plugins import strategy_registry
+
+    lines = ["strategies (-s NAME:setting=value,...):"]
+    for name, cls in sorted(strategy_registry().items()):
+        lines.append(f"  {name}: {cls.summary}")
+        for f in cls.settings():
+            default = f.default if f.default is not dataclasses.MISSING else "required"
+            lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
+def parse_strategy(spec: str) -> Any:
+    """Build a strategy from ``name`` or ``name:key=value,key=value``."""
+    from .plugins import get_strategy_class
+
+    name, _, rest = spec.partition(":")
+    options: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        if not eq:
+            raise StrategyError(f"strategy option {part!r} in {spec!r} is not key=value; write e.g. {DEMO_STRATEGY!r}.")
+        options[key.strip()] = value.strip()
+    return get_strategy_class(name.strip()).from_options(options)
+
+
+def read_questions(path: Path, field: str) -> list[str]:
+    """Questions from a JSONL file (a string per line, or an object with ``field``)."""
+    if not path.exists():
+        raise DataError(f"input file {str(path)!r} does not exist; pass a JSONL file with one question per line.")
+    questions = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON value per line.") from None
+            question = row.get(field) if isinstance(row, dict) else row
+            if not isinstance(question, str) or not question.strip():
+                raise DataError(f"{path}:{number} has no non-empty string {field!r}; set --question-field to the right key.")
+            questions.append(question)
+    return questions
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    import tts
+
+    from .formats import get_format
+
+    # Settings fail before any model is built or loaded.
+    get_format(args.think_format)
+    strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
+    questions, model = _questions_and_model(args)
+    if args.output and args.output.exists() and args.output.stat().st_size and not args.resume:
+        raise TTSError(f"output {str(args.output)!r} already exists; pass --resume to continue it or choose another path.")
+    done = _already_done(args.output) if args.resume and args.output else set()
+    todo = [i for i in range(len(questions)) if i not in done]
+    if not todo:
+        print(f"tts: all {len(questions)} problems are already in {args.output}.", file=sys.stderr)
+        return 0
+    if args.chunk_size < 1:
+        raise TTSError(f"--chunk-size must be at least 1, got {args.chunk_size}.")
+    engine = tts.HFEngine(model, dtype=args.dtype, device=args.device, max_batch_size=args.max_batch_size)
+    options = dict(
+        think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
+        seed=args.seed, max_answer_tokens=args.max_answer_tokens or (64 if args.demo else 32768), system_prompt=args.system_prompt,
+        progress=not args.no_progress,
+    )
+    for start in range(0, len(todo), args.chunk_size):
+        chunk = todo[start : start + args.chunk_size]
+        results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies, **options)  # type: ignore[arg-type]
+        for index, result in zip(chunk, results):
+            result.index = index
+        if args.output:
+            _append_jsonl(args.output, [r.to_dict() for r in results])
+        if not args.output or args.demo:
+            _print_summary(results, demo=args.demo)
+    if args.output:
+        print(f"tts: wrote {len(todo)} records to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str]:
+    if args.demo:
+        from .testing import build_tiny_model, default_tiny_model_dir
+
+        model = args.model or str(build_tiny_model(default_tiny_model_dir()))
+        questions = list(args.prompt) or list(DEMO_QUESTIONS)
+        if args.dtype == "auto":
+            args.dtype = "float32"
+        return questions, model
+    if not args.model:
+        raise TTSError("no model given; pass --model PATH_OR_HUB_ID, or --demo for the built-in tiny model.")
+    questions = list(args.prompt)
+    if args.input:
+        questions += read_questions(args.input, args.question_field)
+    if not questions:
+        raise TTSError("no problems given; pass --prompt TEXT or --input FILE.jsonl.")
+    return questions, args.model
+
+
+def _already_done(path: Path) -> set[int]:
+    """Indices of the complete records in ``path``; a last line cut by a crash is removed so it is redone."""
+    if not path.exists():
+        return set()
+    done, kept = set(), []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            done.add(int(json.loads(line)["index"]))
+            kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    return done
+
+
+def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append complete lines and flush them to disk, so a crash later loses nothing already written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _print_summary(results: list[Any], demo: bool) -> None:
+    if demo:
+        print("(built-in tiny model with random weights: its text is noise, its token accounting is real)")
+    for r in results:
+        s = r.samples[0]
+        ignores = sum(e.kind == "inject" for e in s.events)
+        answer = (r.answer or "").replace("\n", " ")
+        print(
+            f"[{r.index}] thinking {s.num_thinking_tokens} tokens ({s.thinking_finish_reason}, {ignores} ignores), "
+            f"answer {s.num_answer_tokens} tokens ({s.answer_finish_reason}): {answer[:60]!r}"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

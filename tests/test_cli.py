@@ -1,0 +1,76 @@
+"""The command line: the demo, JSONL in and out with resume, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tts.cli import main
+
+
+def test_run_writes_jsonl_and_resumes(tiny_model_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"question": "What is 2+2?"}\n"What is 3+3?"\n\n{"question": "What is 4+4?"}\n')
+    out = tmp_path / "out.jsonl"
+    args = ["run", "--model", tiny_model_path, "--dtype", "float32", "--input", str(source), "--output", str(out),
+            "-s", "budget_forcing:max_thinking_tokens=16,num_ignore=1", "--max-answer-tokens", "10", "--no-progress",
+            "--chunk-size", "2"]
+    assert main(args) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    assert all(r["samples"][0]["num_thinking_tokens"] <= 16 for r in rows)
+    # Simulate a crash after the first record: resume redoes only what is missing.
+    out.write_text(out.read_text().splitlines()[0] + "\n" + '{"index": 1, "trunc')
+    assert main(args + ["--resume"]) == 0
+    indices = sorted(json.loads(line)["index"] for line in out.read_text().splitlines() if line.endswith("}"))
+    assert indices == [0, 1, 2]
+    assert main(args + ["--resume"]) == 0
+    assert "already" in capsys.readouterr().err
+
+
+def test_demo_prints_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    assert main(["run", "--demo", "--no-progress", "--prompt", "What is 1+1?", "--max-answer-tokens", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "random weights" in out and "[0] thinking" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run"], "no model given"),
+        (["run", "--demo", "-s", "budget_forcng"], "did you mean 'budget_forcing'"),
+        (["run", "--demo", "-s", "budget_forcing:max_thinking_tokens=0"], "positive integer"),
+        (["run", "--demo", "-s", "budget_forcing:max_thinking_tokens"], "not key=value"),
+        (["run", "--demo", "--think-format", "s2"], "unknown think format"),
+        (["run", "--model", "x", "--input", "/nonexistent.jsonl"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("tts: error:") and message in err[0]
+
+
+def test_malformed_jsonl_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"question": "ok"}\n{"question": \n')
+    assert main(["run", "--model", "x", "--input", str(source)]) == 2
+    assert "bad.jsonl:2 is not valid JSON" in capsys.readouterr().err
+    source.write_text('{"prompt": "ok"}\n')
+    assert main(["run", "--model", "x", "--input", str(source)]) == 2
+    assert "--question-field" in capsys.readouterr().err
+
+
+def test_installed_command_help_lists_strategies_and_errors_without_traceback() -> None:
+    exe = [sys.executable, "-m", "tts.cli"]
+    help_text = subprocess.run(exe + ["run", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "budget_forcing" in help_text and "max_thinking_tokens" in help_text and "num_ignore" in help_text
+    bad = subprocess.run(exe + ["run", "--demo", "-s", "nope"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown strategy 'nope'" in bad.stderr
