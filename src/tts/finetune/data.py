@@ -80,10 +80,18 @@ def load_rows(source: str | os.PathLike[str], split: str = "train") -> list[dict
             return _load_json(path)
         if suffix == ".parquet":
             return _load_parquet(path)
-        raise DataError(f"cannot read {str(path)!r}: unknown extension {suffix!r}; use .jsonl, .json or .parquet.")
+        raise DataError(
+            f"cannot read {str(path)!r}: unknown extension {suffix!r}; use .jsonl, .json or .parquet."
+        )
     name = str(source)
-    if name.count("/") != 1 or name.startswith((".", "/")) or Path(name).suffix in (".jsonl", ".json", ".parquet"):
-        raise DataError(f"data {name!r} is neither an existing file nor a datasets hub name like 'simplescaling/s1K'.")
+    if (
+        name.count("/") != 1
+        or name.startswith((".", "/"))
+        or Path(name).suffix in (".jsonl", ".json", ".parquet")
+    ):
+        raise DataError(
+            f"data {name!r} is neither an existing file nor a datasets hub name like 'simplescaling/s1K'."
+        )
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets comes with the finetune extra
@@ -107,10 +115,14 @@ def _load_json(path: Path) -> list[dict[str, Any]]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); fix or remove that line.") from exc
+                raise DataError(
+                    f"{path}:{number} is not valid JSON ({exc.msg}); fix or remove that line."
+                ) from exc
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise DataError(f"row {index} of {path} is a {type(row).__name__}, not an object; write one object per row.")
+            raise DataError(
+                f"row {index} of {path} is a {type(row).__name__}, not an object; write one object per row."
+            )
     return rows
 
 
@@ -162,12 +174,17 @@ def join_trajectory(value: Any, row_index: int, column: str) -> str:
         )
     text = text.strip()
     if not text:
-        raise DataError(f"row {row_index}: column {column!r} is an empty trace; drop the row or pick another trace_source.")
+        raise DataError(
+            f"row {row_index}: column {column!r} is an empty trace; drop the row or pick another trace_source."
+        )
     return text
 
 
 def assistant_content(
-    thinking: str, answer: str, think_format: str | ThinkFormat = "s1", answer_prefix: str | None = DEFAULT_ANSWER_PREFIX
+    thinking: str,
+    answer: str,
+    think_format: str | ThinkFormat = "s1",
+    answer_prefix: str | None = DEFAULT_ANSWER_PREFIX,
 ) -> str:
     """The assistant turn: open thinking, the trace, the answer delimiter, then the answer.
 
@@ -209,7 +226,9 @@ def format_example(
     thinking = join_trajectory(_required(row, columns.trajectory, row_index), row_index, columns.trajectory)
     answer = _required(row, columns.attempt, row_index)
     if not isinstance(answer, str) or not answer.strip():
-        raise DataError(f"row {row_index}: column {columns.attempt!r} is empty or not a string; fix or drop the row.")
+        raise DataError(
+            f"row {row_index}: column {columns.attempt!r} is empty or not a string; fix or drop the row."
+        )
     content = assistant_content(thinking, answer, think_format, answer_prefix)
     user = {"role": "user", "content": question}
     text = tokenizer.apply_chat_template([user, {"role": "assistant", "content": content}], tokenize=False)
@@ -262,5 +281,6 @@ def format_rows(
     check_tokenizer(tokenizer, think_format)
     source = resolve_trace_source(rows[0].keys(), trace_source)
     return [
-        format_example(row, tokenizer, think_format, source, index, answer_prefix) for index, row in enumerate(rows)
+        format_example(row, tokenizer, think_format, source, index, answer_prefix)
+        for index, row in enumerate(rows)
     ]

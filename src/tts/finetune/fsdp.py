@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer-cls", default="Qwen2DecoderLayer", help="decoder layer class FSDP wraps")
     parser.add_argument("--mixed-precision", default="bf16", choices=["no", "bf16", "fp16"])
     parser.add_argument(
-        "--cpu", action="store_true", help="data-parallel CPU processes over gloo instead of FSDP (a smoke run)"
+        "--cpu",
+        action="store_true",
+        help="data-parallel CPU processes over gloo instead of FSDP (a smoke run)",
     )
     args = parser.parse_args(argv)
     if args.cpu:

@@ -65,12 +65,16 @@ def _require_trl() -> Any:
 def recipe(preset: str = "s1", **overrides: Any) -> dict[str, Any]:
     """Return the preset's fields with ``overrides`` applied; unknown field names raise :class:`ConfigError`."""
     if preset not in PRESETS:
-        raise ConfigError(f"unknown SFT preset {preset!r}{did_you_mean(preset, PRESETS)}; use one of {sorted(PRESETS)}.")
+        raise ConfigError(
+            f"unknown SFT preset {preset!r}{did_you_mean(preset, PRESETS)}; use one of {sorted(PRESETS)}."
+        )
     trl = _require_trl()
     known = {f.name for f in dataclasses.fields(trl.SFTConfig)} | set(_OWN_FIELDS)
     for name in overrides:
         if name not in known:
-            raise ConfigError(f"unknown SFT setting {name!r}{did_you_mean(name, known)}; use a trl SFTConfig field name.")
+            raise ConfigError(
+                f"unknown SFT setting {name!r}{did_you_mean(name, known)}; use a trl SFTConfig field name."
+            )
     return {**PRESETS[preset], **overrides}
 
 
@@ -147,7 +151,11 @@ def check_block_size(
             )
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     report = BlockSizeReport(
-        block_size, len(examples), sum(n > block_size for n in lengths), lengths[longest], examples[longest].row_index
+        block_size,
+        len(examples),
+        sum(n > block_size for n in lengths),
+        lengths[longest],
+        examples[longest].row_index,
     )
     if report.num_cut and not allow_truncation:
         raise DataError(
@@ -165,9 +173,13 @@ def ensure_pad_token(tokenizer: Any, pad_token: str | None = None) -> str:
     choice for Qwen tokenizers) when the tokenizer has it.
     """
     eos = tokenizer.eos_token
-    candidate = pad_token or (tokenizer.pad_token if tokenizer.pad_token not in (None, eos) else "<|fim_pad|>")
+    candidate = pad_token or (
+        tokenizer.pad_token if tokenizer.pad_token not in (None, eos) else "<|fim_pad|>"
+    )
     if candidate == eos:
-        raise ConfigError(f"pad token {candidate!r} equals the EOS token, so EOS would never be learned; pick another.")
+        raise ConfigError(
+            f"pad token {candidate!r} equals the EOS token, so EOS would never be learned; pick another."
+        )
     ids = tokenizer.encode(candidate, add_special_tokens=False)
     if len(ids) != 1 or candidate not in tokenizer.get_vocab():
         raise ConfigError(
@@ -241,7 +253,9 @@ def build_trainer(
 
         dtype = torch.bfloat16 if config.bf16 else torch.float32
         model = AutoModelForCausalLM.from_pretrained(str(model), dtype=dtype)
-    trainer = trl.SFTTrainer(model=model, args=config, train_dataset=to_dataset(examples), processing_class=tokenizer)
+    trainer = trl.SFTTrainer(
+        model=model, args=config, train_dataset=to_dataset(examples), processing_class=tokenizer
+    )
     return trainer, block
 
 
@@ -264,7 +278,9 @@ def finetune(
     start = time.monotonic()
     final = Path(output_dir)
     if final.exists() and any(final.iterdir()) and not overwrite:
-        raise ConfigError(f"output directory {str(final)!r} already exists and is not empty; pass overwrite=True.")
+        raise ConfigError(
+            f"output directory {str(final)!r} already exists and is not empty; pass overwrite=True."
+        )
     rows = load_rows(data) if isinstance(data, (str, os.PathLike)) else list(data)
     partial = final.parent / f".{final.name}.partial"
     trainer, block = build_trainer(model, rows, partial, **kwargs)
@@ -284,7 +300,9 @@ def finetune(
             shutil.rmtree(partial, ignore_errors=True)
         raise
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
-    return FinetuneResult(final, len(rows), block, trainer.state.global_step, losses, time.monotonic() - start)
+    return FinetuneResult(
+        final, len(rows), block, trainer.state.global_step, losses, time.monotonic() - start
+    )
 
 
 def _publish(partial: Path, final: Path) -> None:
