@@ -84,7 +84,9 @@ def run_finetune(args: argparse.Namespace) -> int:
         think_format=args.think_format, trace_source=args.trace_source, allow_truncation=args.allow_truncation,
         pad_token=args.pad_token, **overrides,
     )  # fmt: skip
-    if int(os.environ.get("RANK", "0")) == 0:
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    print(f"rank {rank} of {world} finished", file=sys.stderr, flush=True)
+    if rank == 0:
         block = result.block
         first = f"{result.losses[0]:.4f}" if result.losses else "-"
         last = f"{result.losses[-1]:.4f}" if result.losses else "-"

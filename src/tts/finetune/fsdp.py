@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-machines", type=int, default=2, help="machines (nodes)")
     parser.add_argument("--layer-cls", default="Qwen2DecoderLayer", help="decoder layer class FSDP wraps")
     parser.add_argument("--mixed-precision", default="bf16", choices=["no", "bf16", "fp16"])
+    parser.add_argument("--main-process-port", type=int, default=29500, help="rendezvous port on the head node")
     parser.add_argument(
         "--cpu",
         action="store_true",
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.cpu:
-        path = write_accelerate_config(args.output, cpu_config(args.num_processes))
+        path = write_accelerate_config(args.output, cpu_config(args.num_processes, args.main_process_port))
     else:
         path = write_accelerate_config(
             args.output,
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             num_machines=args.num_machines,
             layer_cls=args.layer_cls,
             mixed_precision=args.mixed_precision,
+            main_process_port=args.main_process_port,
         )
     print(f"wrote {path}")
     return 0

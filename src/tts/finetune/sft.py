@@ -84,6 +84,13 @@ def _bf16_supported() -> bool:
     return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
+def _warmup_steps_takes_ratio() -> bool:
+    """transformers >= 5 reads a float ``warmup_steps`` below 1 as a ratio of the total steps."""
+    import transformers
+
+    return int(transformers.__version__.split(".")[0]) >= 5
+
+
 def build_sft_config(output_dir: str | os.PathLike[str], preset: str = "s1", **overrides: Any) -> Any:
     """Build a trl ``SFTConfig`` from a preset plus overrides.
 
@@ -99,6 +106,9 @@ def build_sft_config(output_dir: str | os.PathLike[str], preset: str = "s1", **o
     if fields.get("bf16") == "auto":
         fields["bf16"] = _bf16_supported()
     fields.setdefault("completion_only_loss", True)
+    warmup = fields.get("warmup_steps")
+    if isinstance(warmup, float) and 0 < warmup < 1 and not _warmup_steps_takes_ratio():
+        fields["warmup_ratio"] = fields.pop("warmup_steps")  # transformers 4.x spells the ratio separately
     # The config sets up the distributed state (honouring use_cpu), so the world size is known only after it.
     config = trl.SFTConfig(output_dir=str(output_dir), **fields)
     if global_batch is not None:
