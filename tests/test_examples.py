@@ -1,0 +1,55 @@
+"""Examples run, and the example plugin works when found through its entry point."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+import tts
+from tts import plugins
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_budget_forcing_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    results = _load(ROOT / "examples" / "budget_forcing_tiny.py").main()
+    assert all(r.samples[0].num_thinking_tokens <= 96 for r in results)
+    assert "end_thinking" in capsys.readouterr().out
+
+
+def test_example_plugin_through_its_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hf_engine) -> None:
+    plugin_dir = ROOT / "examples" / "strategy_plugin"
+    entry = [line for line in (plugin_dir / "pyproject.toml").read_text().splitlines() if line.startswith("stop_phrase")]
+    dist = tmp_path / "tts_stop_phrase-0.1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: tts-stop-phrase\nVersion: 0.1.0\n")
+    (dist / "entry_points.txt").write_text("[tts]\n" + entry[0].replace('"', "") + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(plugin_dir))
+    try:
+        registry = plugins.strategy_registry(reload=True)
+        assert "stop_phrase" in registry
+        # Pick a phrase the tiny model really writes: two characters from a free run's thinking.
+        free = tts.run(hf_engine, ["What is 5 + 5?"], strategies=[tts.strategies.BudgetForcing(max_thinking_tokens=30)],
+                       max_answer_tokens=8)[0].samples[0]
+        phrase = free.thinking_text[10:12]
+        strategy = registry["stop_phrase"](phrase=phrase, forced_text="Answer:")
+        result = tts.run(hf_engine, ["What is 5 + 5?"], strategies=[strategy], max_answer_tokens=8)[0]
+        sample = result.samples[0]
+        assert phrase in sample.thinking_text
+        assert sample.extra["stop_phrase"]["stopped_at"] == sample.num_thinking_tokens <= 30
+        assert sample.answer_text.startswith("Answer:")
+    finally:
+        sys.modules.pop("tts_stop_phrase", None)
+        plugins.strategy_registry(reload=True)
