@@ -63,7 +63,7 @@ def test_two_cpu_processes_train_and_save(
         sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
         "-m", "tts.finetune", "finetune", "--model", tiny_model_path, "--data", str(data), "--output", str(out),
         "--use-cpu", "--epochs", "2", "--global-batch-size", "4", "--max-length", "512", "--learning-rate", "1e-3",
-        "--set", "gradient_checkpointing=false", "--set", "dataloader_pin_memory=false",
+        "--set", "gradient_checkpointing=false",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(command, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)

@@ -203,3 +203,22 @@ def test_select_cli(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
         == 2
     )
     assert not (tmp_path / "c.jsonl").exists()
+
+
+def test_select_cli_with_models(
+    tmp_path: Any, tiny_model_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tts.finetune.cli import main
+
+    data = tmp_path / "pool.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in synthetic_pool(12)))
+    argv = ["select", "--data", str(data), "--output", str(tmp_path / "out.jsonl"), "--target", "5",
+            "--tokenizer", tiny_model_path, "--reference-model", tiny_model_path, "--reference-max-tokens", "4",
+            "--domains", "llm", "--domain-model", tiny_model_path, "--method", "diverse"]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "[difficulty] 12 -> " in err and "[domains] " in err and "[sample (diverse)] " in err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == min(5, int(err.split("[domains] ")[1].split(" -> ")[1].split()[0]))

@@ -165,3 +165,15 @@ def test_missing_trl(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s1k_rows: 
     with pytest.raises(MissingDependencyError, match=r"needs trl .* pip install 'tts-scaling\[finetune\]'"):
         finetune("unused", s1k_rows, tmp_path / "model")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite_replaces_only_when_complete(
+    tmp_path: Path, tiny_model_path: str, s1k_rows: list[dict[str, Any]]
+) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "stale.txt").write_text("old run")
+    result = finetune(tiny_model_path, s1k_rows, out, overwrite=True, **{**TINY, "max_steps": 1})
+    assert result.global_steps == 1
+    assert not (out / "stale.txt").exists() and (out / "model.safetensors").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -123,7 +123,7 @@ def _stages(args: argparse.Namespace) -> list[Any]:
 
     stages: list[Any] = [] if args.skip_quality else [selection.QualityFilter(args.trace_source)]
     if args.reference_model:
-        from ..engines import HFEngine
+        from ..engines.hf import HFEngine
 
         solvers = {
             path: EngineSolver(HFEngine(path), args.reference_max_tokens) for path in args.reference_model
@@ -140,7 +140,7 @@ def _stages(args: argparse.Namespace) -> list[Any]:
             raise ConfigError(
                 "--domains llm needs --domain-model PATH; pass the model that labels the questions."
             )
-        from ..engines import HFEngine
+        from ..engines.hf import HFEngine
 
         stages.append(selection.DomainLabels(LLMDomainClassifier(HFEngine(args.domain_model))))
     else:

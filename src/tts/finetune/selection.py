@@ -191,7 +191,7 @@ class DomainLabels:
 
     def apply(self, rows: list[Row]) -> tuple[list[Row], Mapping[str, int]]:
         """Label every row, ``batch_size`` questions per classifier call."""
-        labelled = []
+        labelled: list[Row] = []
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start : start + self.batch_size]
             labels = self.classifier([str(row["question"]) for row in batch])

@@ -78,6 +78,12 @@ def recipe(preset: str = "s1", **overrides: Any) -> dict[str, Any]:
     return {**PRESETS[preset], **overrides}
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 def _bf16_supported() -> bool:
     import torch
 
@@ -105,6 +111,8 @@ def build_sft_config(output_dir: str | os.PathLike[str], preset: str = "s1", **o
         global_batch = None  # the caller set accumulation directly
     if fields.get("bf16") == "auto":
         fields["bf16"] = _bf16_supported()
+    if not _cuda_available():
+        fields.setdefault("dataloader_pin_memory", False)  # pinning needs an accelerator
     fields.setdefault("completion_only_loss", True)
     warmup = fields.get("warmup_steps")
     if isinstance(warmup, float) and 0 < warmup < 1 and not _warmup_steps_takes_ratio():
