@@ -113,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-machines", type=int, default=2, help="machines (nodes)")
     parser.add_argument("--layer-cls", default="Qwen2DecoderLayer", help="decoder layer class FSDP wraps")
     parser.add_argument("--mixed-precision", default="bf16", choices=["no", "bf16", "fp16"])
-    parser.add_argument("--main-process-port", type=int, default=29500, help="rendezvous port on the head node")
+    parser.add_argument(
+        "--main-process-port", type=int, default=29500, help="rendezvous port on the head node"
+    )
     parser.add_argument(
         "--cpu",
         action="store_true",
