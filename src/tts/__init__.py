@@ -20,7 +20,7 @@ from typing import Any
 from . import strategies
 from .api import run
 from .errors import TTSError
-from .formats import THINK_TAGS, S1, ThinkFormat
+from .formats import S1, THINK_TAGS, ThinkFormat
 from .hookspecs import hookimpl
 from .records import Event, ProblemResult, SampleResult
 

@@ -184,9 +184,9 @@ class DecodingLoop:
     def _decide(self, sample: SampleState, segment: Segment) -> tuple[Decision | None, str | None]:
         """``tts_segment_end`` in call order; the first non-None decision wins. Returns it and its author."""
         for impl in reversed(self.hook.tts_segment_end.get_hookimpls()):
-            decision = impl.function(sample=sample, segment=segment, config=self.config)
+            decision: Decision | None = impl.function(sample=sample, segment=segment, config=self.config)  # type: ignore[assignment]
             if decision is not None:
-                return decision, getattr(impl.plugin, "name", impl.plugin_name)
+                return decision, str(getattr(impl.plugin, "name", impl.plugin_name))
         return None, None
 
     def _apply(self, sample: SampleState, segment: Segment, decision: Decision | None, who: str | None) -> SampleState:

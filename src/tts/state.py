@@ -194,7 +194,7 @@ class Reject:
     reason: str = ""
 
 
-Decision = Union[Continue, Inject, EndThinking, Finish, Reject]
+Decision = Union[Continue, Inject, EndThinking, Finish, Reject]  # noqa: UP007 - a runtime alias on Python 3.10
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engines.base import SegmentOutput, SegmentRequest
+from .engines.base import FinishReason, SegmentOutput, SegmentRequest
 from .formats import S1_SYSTEM_PROMPT
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<|fim_pad|>")
@@ -120,7 +120,7 @@ def build_tiny_model(path: str | os.PathLike[str], config: TinyModelConfig | Non
     if (out / "tts_tiny.json").exists() and (out / "tts_tiny.json").read_text() == stamp:
         return out
     tokenizer = build_tiny_tokenizer(cfg.vocab_size)
-    model_config = Qwen2Config(
+    options: dict[str, Any] = dict(
         vocab_size=len(tokenizer),
         hidden_size=cfg.hidden_size,
         intermediate_size=cfg.intermediate_size,
@@ -134,9 +134,9 @@ def build_tiny_model(path: str | os.PathLike[str], config: TinyModelConfig | Non
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        torch_dtype="float32",
         **cfg.extra,
     )
+    model_config = Qwen2Config(**options)
     torch.manual_seed(cfg.seed)
     model = Qwen2ForCausalLM(model_config).eval()
     with torch.no_grad():
@@ -195,7 +195,8 @@ class FakeEngine:
             self._calls[request.key] = step + 1
             planned = self._script[min(step, len(self._script) - 1)]
             tokens: list[int] = []
-            finish, stop_reason = "length", None
+            finish: FinishReason = "length"
+            stop_reason: int | None = None
             for i, token in enumerate(planned):
                 if len(tokens) >= request.max_tokens:
                     break

@@ -79,7 +79,9 @@ class HFEngine:
                 raise EngineError(
                     f"could not load model {model!r}: {exc}. Pass a local directory or a hub id this machine can reach."
                 ) from exc
-        self.model = model.to(self.device).eval()
+        self.model: Any = model
+        self.model.to(self.device)  # type: ignore[arg-type]  # transformers types .to() oddly
+        self.model.eval()
         if tokenizer is None:
             tokenizer = AutoTokenizer.from_pretrained(self.model.name_or_path)
         self.tokenizer = tokenizer
