@@ -71,6 +71,15 @@ class DecodingLoop:
             for s in range(self.config.samples_per_problem)
         ]
         finished_at = [0.0] * len(questions)
+        try:
+            self._rounds(samples, finished_at, start)
+        finally:
+            # Whatever happened, the engine keeps nothing of this run (a failed run must not leave stale caches).
+            self.engine.release([s.key for s in samples if s.phase != "done"])
+        return [self._problem_result(p, questions[p], prompts[p], samples, finished_at[p]) for p in range(len(questions))]
+
+    def _rounds(self, samples: list[SampleState], finished_at: list[float], start: float) -> None:
+        """Segment rounds until every sample is done; ``samples`` is updated in place (restarts replace entries)."""
         while active := [i for i, s in enumerate(samples) if s.phase != "done"]:
             # 1. Every active sample's next segment, constrained by all strategies, in one batch.
             plans = [self._plan(samples[i]) for i in active]
@@ -89,7 +98,6 @@ class DecodingLoop:
                     self.engine.release([sample.key])
                 if samples[i].phase == "done":
                     finished_at[sample.problem_index] = time.perf_counter() - start
-        return [self._problem_result(p, questions[p], prompts[p], samples, finished_at[p]) for p in range(len(questions))]
 
     # ------------------------------------------------------------------ prompts
 
