@@ -47,7 +47,9 @@ def test_example_plugin_through_its_entry_point(tmp_path: Path, monkeypatch: pyt
         strategy = registry["stop_phrase"](phrase=phrase, forced_text="Answer:")
         result = tts.run(hf_engine, ["What is 5 + 5?"], strategies=[strategy], max_answer_tokens=8)[0]
         sample = result.samples[0]
-        assert phrase in sample.thinking_text
+        # Thinking ends right before the phrase (its tokens are dropped, as a stop token is).
+        assert phrase not in sample.thinking_text and free.thinking_text.startswith(sample.thinking_text)
+        assert sample.events[0].reason == "stop"
         assert sample.extra["stop_phrase"]["stopped_at"] == sample.num_thinking_tokens <= 30
         assert sample.answer_text.startswith("Answer:")
     finally:

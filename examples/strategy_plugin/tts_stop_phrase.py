@@ -15,7 +15,7 @@ from tts.strategies import Strategy
 
 @dataclass
 class StopPhrase(Strategy):
-    """End thinking when ``phrase`` appears; the answer then starts with ``forced_text``."""
+    """End thinking where ``phrase`` appears (the phrase is dropped); the answer starts with ``forced_text``."""
 
     name = "stop_phrase"
     summary = "End thinking as soon as the model writes a phrase."
@@ -28,7 +28,7 @@ class StopPhrase(Strategy):
             raise ConfigError("stop_phrase.phrase must be a non-empty string; pass the text that should end thinking.")
 
     def tts_segment_params(self, sample, config):  # type: ignore[no-untyped-def]
-        # A stop string makes the engine end the segment right after the phrase: no token is wasted.
+        # A stop string ends the segment at the phrase (its tokens are dropped): no token is wasted.
         return SegmentLimits(stop=(self.phrase,)) if sample.phase == "thinking" else None
 
     def tts_segment_end(self, sample, segment, config):  # type: ignore[no-untyped-def]

@@ -24,7 +24,9 @@ class DefaultBehaviour:
             return Finish(reason=segment.finish_reason)
         if segment.finish_reason == "length":
             return EndThinking(forced_text="", reason=f"thinking cut by {segment.limited_by}")
-        return EndThinking(forced_text=None, reason="model ended thinking")
+        if segment.ended_thinking:
+            return EndThinking(forced_text=None, reason="model ended thinking")
+        return EndThinking(forced_text=None, reason=f"stopped at {segment.stop_reason!r}")
 
     @hookimpl(trylast=True)
     def tts_aggregate(self, problem_index: int, samples: list[SampleState], config: RunConfig) -> Aggregation:

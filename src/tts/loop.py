@@ -135,12 +135,20 @@ class DecodingLoop:
             stop_ids = list(fmt.answer_stop_ids)
         min_tokens = 1 if sample.store.get("_loop", {}).get("just_injected") else 0
         stop: list[str] = []
+        allowed: set[int] = set()
+        end_thinking: list[str] = []
         for strategy_name, limits in self._limits(sample):
             if limits.max_tokens is not None:
                 caps.append((limits.max_tokens, strategy_name))
             min_tokens = max(min_tokens, limits.min_tokens)
-            stop.extend(s for s in limits.stop if s not in stop)
+            stop.extend(s for s in limits.stop + limits.end_thinking_stop if s not in stop)
             stop_ids.extend(t for t in limits.stop_token_ids if t not in stop_ids)
+            allowed.update(limits.allow_token_ids)
+            end_thinking.extend(limits.end_thinking_stop)
+        stop_ids = [t for t in stop_ids if t not in allowed]
+        sample.store.setdefault("_loop", {})["end_thinking"] = (
+            [t for t in fmt.thinking_stop_ids if t not in allowed] + end_thinking if sample.phase == "thinking" else []
+        )
         max_tokens, limited_by = min(caps, key=lambda c: c[0])
         request = SegmentRequest(
             key=sample.key,
@@ -171,20 +179,32 @@ class DecodingLoop:
         return out
 
     def _record_segment(self, sample: SampleState, output: SegmentOutput, limited_by: str | None) -> Segment:
-        """Append the generated tokens to the sample's stream and emit a segment event."""
+        """Append the generated tokens to the sample's stream and emit a segment event.
+
+        A segment that ended on a stop string ends before it: the trailing tokens that overlap the string are
+        dropped, as a stop token is.
+        """
+        token_ids = list(output.token_ids)
+        logprobs = list(output.logprobs) if output.logprobs is not None else [None] * len(token_ids)
+        if isinstance(output.stop_reason, str):
+            keep = _before_stop_string(self.config.format.decode, token_ids, output.stop_reason)
+            token_ids, logprobs = token_ids[:keep], logprobs[:keep]
         position = len(sample.token_ids)
-        sample.token_ids.extend(output.token_ids)
+        sample.token_ids.extend(token_ids)
         if self.config.logprobs:
-            sample.logprobs.extend(output.logprobs or [None] * len(output.token_ids))
-        sample.store.setdefault("_loop", {})["just_injected"] = False
-        text = self.config.format.decode(output.token_ids)
-        self._emit(sample, Event("segment", position, list(output.token_ids), text, output.finish_reason, None, sample.phase))
+            sample.logprobs.extend(logprobs)
+        loop_state = sample.store.setdefault("_loop", {})
+        loop_state["just_injected"] = False
+        text = self.config.format.decode(token_ids)
+        self._emit(sample, Event("segment", position, token_ids, text, output.finish_reason, None, sample.phase))
+        ended = output.finish_reason == "stop" and output.stop_reason in loop_state.get("end_thinking", [])
         return Segment(
-            token_ids=tuple(output.token_ids),
+            token_ids=tuple(token_ids),
             finish_reason=output.finish_reason,
             stop_reason=output.stop_reason,
             limited_by=limited_by if output.finish_reason == "length" else None,
             phase=sample.phase,
+            ended_thinking=ended and sample.phase == "thinking",
         )
 
     # ------------------------------------------------------------------ decisions
@@ -336,3 +356,10 @@ def _sample_seed(seed: int | None, sample: SampleState) -> int | None:
     mixed = (((seed * 1_000_003 + sample.problem_index) * 1_009 + sample.sample_index) * 9_176 + sample.attempt)
     return mixed % (2**63)
 
+
+def _before_stop_string(decode: Callable[[list[int]], str], token_ids: list[int], stop: str) -> int:
+    """How many leading tokens of ``token_ids`` come before the ones that overlap the last occurrence of ``stop``."""
+    for keep in range(len(token_ids) - 1, -1, -1):
+        if stop in decode(token_ids[keep:]):
+            return keep
+    return len(token_ids)

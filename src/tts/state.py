@@ -119,14 +119,24 @@ class SampleState:
 class SegmentLimits:
     """A strategy's constraints on the next segment; the loop combines all strategies' limits.
 
-    Combination: the smallest ``max_tokens`` wins (and the loop remembers whose it was), the largest
-    ``min_tokens`` wins, stop strings and extra stop token ids are united.
+    Attributes:
+        max_tokens: Most tokens in the segment; the smallest over strategies and the loop's own caps wins.
+        min_tokens: Tokens before a stop may end the segment; the largest wins.
+        stop: Extra stop strings. A segment that ends on a stop string ends *before* it: the tokens that
+            overlap the string are removed from the stream and the string is the segment's ``stop_reason``.
+        stop_token_ids: Extra stop token ids.
+        allow_token_ids: Default stop tokens of the format that the model may write in this segment
+            (step-conditional control lets the model write ``<|im_start|>`` before each step).
+        end_thinking_stop: Stop strings that mean the model ended its thinking (like the format's stop tokens):
+            a segment ending on one has ``ended_thinking=True``.
     """
 
     max_tokens: int | None = None
     min_tokens: int = 0
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
+    allow_token_ids: tuple[int, ...] = ()
+    end_thinking_stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,8 @@ class Segment:
         limited_by: When ``finish_reason == "length"``: who set the cap that was reached — a strategy's name,
             ``"context"`` (the context window) or ``"max_answer_tokens"``.
         phase: The phase the segment was generated in.
+        ended_thinking: The model tried to end its thinking: the segment stopped on one of the format's
+            thinking stop tokens (or EOS), or on a stop string a strategy declared as an end of thinking.
     """
 
     token_ids: tuple[int, ...]
@@ -147,6 +159,7 @@ class Segment:
     stop_reason: int | str | None
     limited_by: str | None
     phase: Phase
+    ended_thinking: bool = False
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,8 @@ class BudgetForcing(Strategy):
             if segment.limited_by == self.name:
                 return EndThinking(forced_text=self.forced_answer, reason="max_thinking_tokens reached")
             return None
+        if not segment.ended_thinking:
+            return None  # another strategy's stop string: not a natural end of thinking
         state = self.state(sample)
         ignores = state.get("ignores", 0)
         below_min = self.min_thinking_tokens is not None and sample.num_thinking_tokens < self.min_thinking_tokens
