@@ -13,7 +13,7 @@ from .loop import DecodingLoop, EventCallback
 from .plugins import get_strategy_class, run_plugin_manager
 from .records import ProblemResult
 from .state import RunConfig
-from .strategies.base import Strategy
+from .strategies.base import Strategy, check_conflicts
 
 
 def run(
@@ -58,6 +58,7 @@ def run(
     _check_sampling(temperature, top_p, top_k, seed)
     require_positive_int("max_answer_tokens", max_answer_tokens)
     built = [_build_strategy(s) for s in strategies]
+    check_conflicts(built)
     bound = get_format(think_format).bind(engine.tokenizer)
     config = RunConfig(
         format=bound,

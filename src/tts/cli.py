@@ -112,7 +112,13 @@ def strategies_help() -> str:
     for name, cls in sorted(strategy_registry().items()):
         lines.append(f"  {name}: {cls.summary}")
         for f in cls.settings():
-            default = f.default if f.default is not dataclasses.MISSING else "required"
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = "required"
+            default = default if len(repr(default)) < 60 else type(default).__name__
             lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}")
     return "\n".join(lines)
 

@@ -344,6 +344,7 @@ class DecodingLoop:
             events=sample.events,
             accepted=sample.accepted,
             attempts=sample.attempt,
+            rejections=list(sample.store.get("_loop", {}).get("rejected", [])),
             logprobs=sample.logprobs if self.config.logprobs else None,
             extra=extra,
         )

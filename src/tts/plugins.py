@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "tts"
 DISABLE_AUTOLOAD_ENV = "TTS_DISABLE_PLUGIN_AUTOLOAD"
-BUILTIN_MODULES = {"budget_forcing": "tts.strategies.budget_forcing"}
+BUILTIN_MODULES = {
+    "budget_forcing": "tts.strategies.budget_forcing",
+    "token_conditional": "tts.strategies.token_conditional",
+    "step_conditional": "tts.strategies.step_conditional",
+    "class_conditional": "tts.strategies.class_conditional",
+    "rejection_sampling": "tts.strategies.rejection_sampling",
+    "majority_voting": "tts.strategies.majority_voting",
+}
 
 _registry: dict[str, type[Strategy]] | None = None
 

@@ -59,6 +59,7 @@ class SampleResult:
         events: Segments and interventions in order.
         accepted: False when an acceptance rule rejected every attempt.
         attempts: Number of times the sample was (re)started.
+        rejections: Why each earlier attempt was rejected.
         logprobs: Log-probability of each generated token (``None`` for injected ones), when requested.
         extra: Per-strategy facts (e.g. ``{"budget_forcing": {"ignores": 2}}``).
     """
@@ -73,6 +74,7 @@ class SampleResult:
     events: list[Event] = field(default_factory=list)
     accepted: bool = True
     attempts: int = 1
+    rejections: list[str] = field(default_factory=list)
     logprobs: list[float | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -41,6 +41,25 @@ class RunConfig:
     seed: int | None = None
     logprobs: bool = False
     strategies: tuple[str, ...] = ()
+    sampling_set_by: dict[str, str] = field(default_factory=dict)
+
+    def set_sampling(self, by: str, **values: Any) -> None:
+        """Set sampling parameters (``temperature=1.0``...) on behalf of strategy ``by``.
+
+        Two strategies asking for different values of the same parameter is a conflict, reported with both
+        names rather than resolved silently.
+        """
+        from .errors import StrategyConflictError
+
+        for name, value in values.items():
+            owner = self.sampling_set_by.get(name)
+            if owner is not None and owner != by and getattr(self, name) != value:
+                raise StrategyConflictError(
+                    f"strategies {owner!r} and {by!r} need different {name} ({getattr(self, name)!r} vs {value!r}); "
+                    f"give both the same {name}."
+                )
+            setattr(self, name, value)
+            self.sampling_set_by[name] = by
 
 
 @dataclass

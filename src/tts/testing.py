@@ -175,7 +175,8 @@ class FakeEngine:
 
     ``script`` maps a request's position in its sample's life (0 for the first segment, 1 for the second…)
     to the tokens it "generates"; the segment is truncated to ``max_tokens`` like a real engine would, and
-    ends with ``finish_reason="stop"`` on the first token that is in ``stop_token_ids``. Use it to check
+    ends with ``finish_reason="stop"`` on the first token that is in ``stop_token_ids`` (not returned) or
+    once the text contains one of the request's stop strings (the completing tokens are returned). Use it to check
     how strategies react to stops and lengths, never as evidence that a feature works on a model.
     """
 
@@ -197,6 +198,7 @@ class FakeEngine:
             tokens: list[int] = []
             finish: FinishReason = "length"
             stop_reason: int | None = None
+            stop_reason_str: str | None = None
             for i, token in enumerate(planned):
                 if len(tokens) >= request.max_tokens:
                     break
@@ -204,10 +206,16 @@ class FakeEngine:
                     finish, stop_reason = "stop", token
                     break
                 tokens.append(token)
+                text = self.tokenizer.decode(tokens, skip_special_tokens=False)
+                stop_reason_str = next((s for s in request.stop if s in text), None)
+                if stop_reason_str is not None:
+                    finish = "stop"
+                    break
             else:
                 if len(tokens) < request.max_tokens:
                     finish = "stop"
-            outputs.append(SegmentOutput(token_ids=tokens, finish_reason=finish, stop_reason=stop_reason))
+            reason: int | str | None = stop_reason_str if stop_reason_str is not None else stop_reason
+            outputs.append(SegmentOutput(token_ids=tokens, finish_reason=finish, stop_reason=reason))
         return outputs
 
     def release(self, keys: Sequence[str]) -> None:

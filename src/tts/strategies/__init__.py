@@ -2,5 +2,18 @@
 
 from .base import Strategy
 from .budget_forcing import BudgetForcing
+from .class_conditional import ClassConditionalControl
+from .majority_voting import MajorityVoting
+from .rejection_sampling import RejectionSampling
+from .step_conditional import StepConditionalControl
+from .token_conditional import TokenConditionalControl
 
-__all__ = ["Strategy", "BudgetForcing"]
+__all__ = [
+    "BudgetForcing",
+    "ClassConditionalControl",
+    "MajorityVoting",
+    "RejectionSampling",
+    "StepConditionalControl",
+    "Strategy",
+    "TokenConditionalControl",
+]

@@ -12,7 +12,7 @@ import dataclasses
 import typing
 from typing import Any, ClassVar
 
-from ..errors import ConfigError, StrategyError, did_you_mean
+from ..errors import ConfigError, StrategyConflictError, StrategyError, did_you_mean
 
 
 @dataclasses.dataclass
@@ -28,6 +28,16 @@ class Strategy:
 
     def validate(self) -> None:
         """Raise a :class:`tts.errors.TTSError` for settings that cannot work; called on construction."""
+
+    def claims(self) -> dict[str, str]:
+        """Exclusive roles this strategy takes in a run, as ``{role: what it does}``.
+
+        Two strategies claiming the same role cannot be combined: the run fails at start with a
+        :class:`tts.errors.StrategyConflictError` naming both and the role. Roles used by the built-ins:
+        ``length_instruction`` (a prompt that tells the model how long to think), ``thinking_cap`` (cutting
+        or rejecting thinking at a maximum), ``aggregation`` (turning samples into one answer).
+        """
+        return {}
 
     def state(self, sample: Any) -> dict[str, Any]:
         """This strategy's scratch space for ``sample`` (a dict that lives as long as the sample attempt)."""
@@ -71,6 +81,8 @@ def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
             except ConfigError:
                 continue
         raise ConfigError(f"{strategy}.{key}={raw!r} matches none of the types {hint}.")
+    if typing.get_origin(hint) is dict:
+        raise ConfigError(f"{strategy}.{key} is a mapping and cannot be set on the command line; set it in Python.")
     if typing.get_origin(hint) in (list, tuple):
         inner = args[0] if args else str
         return [_convert(strategy, key, part, inner) for part in raw.split("|")]
@@ -86,3 +98,17 @@ def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
             f"{strategy}.{key} needs a {getattr(hint, '__name__', hint)}, got {raw!r}."
         ) from None
     return raw
+
+
+def check_conflicts(strategies: list[Strategy]) -> None:
+    """Raise :class:`StrategyConflictError` if two strategies claim the same role."""
+    owners: dict[str, tuple[Strategy, str]] = {}
+    for strategy in strategies:
+        for role, what in strategy.claims().items():
+            if role in owners:
+                other, other_what = owners[role]
+                raise StrategyConflictError(
+                    f"strategies {other.name!r} and {strategy.name!r} cannot be combined: both take the role "
+                    f"{role!r} ({other.name} {other_what}; {strategy.name} {what}); keep one of them."
+                )
+            owners[role] = (strategy, what)

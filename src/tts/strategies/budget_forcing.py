@@ -64,6 +64,11 @@ class BudgetForcing(Strategy):
                 "BudgetForcing needs max_thinking_tokens, num_ignore or min_thinking_tokens; with none set it does nothing."
             )
 
+    def claims(self) -> dict[str, str]:
+        if self.max_thinking_tokens is None:
+            return {}
+        return {"thinking_cap": f"cuts thinking at {self.max_thinking_tokens} tokens and forces the answer"}
+
     def tts_configure(self, config: RunConfig) -> None:
         forced = len(config.format.encode(self.forced_answer))
         if forced >= config.max_answer_tokens:

@@ -1,0 +1,122 @@
+"""Majority voting (s1's parallel-scaling baseline): n samples per problem, the most common answer wins.
+
+All n samples of all problems are generated in one batch (temperature 1 by default). Each sample's answer
+is extracted (:func:`tts.answers.extract_answer`: the last ``\\boxed{}``, else the last ``Answer:``) and
+answers are grouped by mathematical equivalence (``0.5``, ``1/2`` and ``\\frac{1}{2}`` are one vote), with
+math-verify in a timed-out worker when installed. A sample whose answer cannot be parsed is recorded as
+"no answer" and does not vote. Ties go to the answer seen first (the paper's rule) or, with
+``tie_break="smallest"``, to the smallest normalised answer, which does not depend on sample order.
+
+``weighting="confidence"`` weights each vote by the sample's confidence, exp(mean log-probability of its
+generated tokens).
+
+The problem's ``aggregation`` record keeps every sample's vote and the groups with their counts, so
+maj@k and cov@k can be computed for every k <= n afterwards (:func:`tts.answers.group_answers` on the
+first k votes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..answers import (
+    Equivalence,
+    MathVerifyEquivalence,
+    extract_answer,
+    group_answers,
+    normalize,
+    simple_equivalent,
+)
+from ..errors import ConfigError, did_you_mean, require_positive_int
+from ..state import Aggregation, RunConfig, SampleState
+from .base import Strategy
+
+_EQUIVALENCES = ("auto", "simple", "math-verify")
+
+
+@dataclass
+class MajorityVoting(Strategy):
+    """Sample ``n`` answers per problem and return the most common one."""
+
+    name = "majority_voting"
+    summary = "n samples per problem in one batch; the most common (equivalent) answer wins."
+
+    n: int = field(default=16, metadata={"help": "Samples per problem."})
+    temperature: float | None = field(default=1.0, metadata={"help": "Sampling temperature; None keeps the run's."})
+    weighting: str = field(default="count", metadata={"help": "count, or confidence (exp mean log-probability)."})
+    tie_break: str = field(default="first", metadata={"help": "first (answer seen first) or smallest."})
+    equivalence: str = field(default="auto", metadata={"help": "auto (math-verify if installed), simple, math-verify."})
+
+    def validate(self) -> None:
+        require_positive_int("n", self.n)
+        for name, value, options in (
+            ("weighting", self.weighting, ("count", "confidence")),
+            ("tie_break", self.tie_break, ("first", "smallest")),
+            ("equivalence", self.equivalence, _EQUIVALENCES),
+        ):
+            if value not in options:
+                raise ConfigError(f"{name}={value!r} is not one of {list(options)}{did_you_mean(value, options)}.")
+        if self.temperature is not None and (isinstance(self.temperature, bool) or self.temperature < 0):
+            raise ConfigError(f"temperature must be >= 0 or None, got {self.temperature!r}.")
+
+    def claims(self) -> dict[str, str]:
+        return {"aggregation": f"votes over {self.n} samples per problem"}
+
+    def tts_configure(self, config: RunConfig) -> None:
+        config.samples_per_problem = self.n
+        if self.temperature is not None:
+            config.set_sampling(self.name, temperature=float(self.temperature))
+        if self.weighting == "confidence":
+            config.logprobs = True
+
+    def tts_aggregate(self, problem_index: int, samples: list[SampleState], config: RunConfig) -> Aggregation:
+        answers = [extract_answer(config.format.decode(s.answer_token_ids)) for s in samples]
+        weights = [self._weight(s) for s in samples]
+        # Samples an acceptance rule rejected do not vote, unless no sample was accepted.
+        voting = [a if s.accepted else None for s, a in zip(samples, answers)]
+        if not any(s.accepted for s in samples):
+            voting = list(answers)
+        groups = group_answers(voting, self._equivalence())
+        details: dict[str, Any] = {
+            "votes": [
+                {"sample_index": s.sample_index, "answer": a, "weight": w, "accepted": s.accepted}
+                for s, a, w in zip(samples, answers, weights)
+            ],
+            "groups": [{"answer": answers[g[0]], "count": len(g), "weight": sum(weights[i] for i in g),
+                        "sample_indices": [samples[i].sample_index for i in g]} for g in groups],
+            "no_answer": sum(a is None for a in answers),
+        }
+        if not groups:
+            return Aggregation(answer=None, details=details)
+        best = max(range(len(groups)), key=lambda k: self._rank(groups[k], answers, weights, k))
+        details["winner"] = best
+        return Aggregation(answer=answers[groups[best][0]], details=details)
+
+    def _rank(self, group: list[int], answers: list[str | None], weights: list[float], order: int) -> tuple[Any, ...]:
+        score = sum(weights[i] for i in group) if self.weighting == "confidence" else len(group)
+        if self.tie_break == "first":
+            return (score, -order)
+        # Smallest normalised answer wins a tie: compare reversed so that max() picks it.
+        return (score, [-ord(c) for c in normalize(answers[group[0]] or "")])
+
+    def _weight(self, sample: SampleState) -> float:
+        if self.weighting != "confidence":
+            return 1.0
+        generated = [lp for lp in sample.logprobs if lp is not None]
+        return math.exp(sum(generated) / len(generated)) if generated else 0.0
+
+    def _equivalence(self) -> Equivalence:
+        if self.equivalence == "simple":
+            return simple_equivalent
+        if self.equivalence == "math-verify":
+            return MathVerifyEquivalence()
+        from ..answers import default_equivalence
+
+        return default_equivalence()
+
+
+def tts_register_strategies(register) -> None:  # type: ignore[no-untyped-def]
+    """Entry-point hook: make ``majority_voting`` selectable by name."""
+    register(MajorityVoting)
