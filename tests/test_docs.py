@@ -26,8 +26,20 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
 
 def test_every_docs_page_is_in_the_nav() -> None:
     nav = (ROOT / "mkdocs.yml").read_text()
-    for page in (ROOT / "docs").glob("*.md"):
-        assert page.name in nav, f"{page.name} is not in mkdocs.yml's nav"
+    for page in (ROOT / "docs").rglob("*.md"):
+        relative = page.relative_to(ROOT / "docs").as_posix()
+        assert f" {relative}" in nav, f"{relative} is not in mkdocs.yml's nav"
+
+
+def test_every_builtin_strategy_has_a_docs_page_and_a_test_module() -> None:
+    from tts.plugins import BUILTIN_MODULES
+
+    overview = (ROOT / "docs" / "strategies" / "index.md").read_text()
+    for name in BUILTIN_MODULES:
+        slug = name.replace("_", "-")
+        assert (ROOT / "docs" / "strategies" / f"{slug}.md").exists(), f"no docs page for {name}"
+        assert f"`{name}`" in overview, f"{name} is missing from docs/strategies/index.md"
+        assert (ROOT / "tests" / "strategies" / f"test_{name}.py").exists(), f"no test module for {name}"
 
 
 @pytest.mark.parametrize("hook", HOOKS)

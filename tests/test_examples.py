@@ -55,3 +55,11 @@ def test_example_plugin_through_its_entry_point(tmp_path: Path, monkeypatch: pyt
     finally:
         sys.modules.pop("tts_stop_phrase", None)
         plugins.strategy_registry(reload=True)
+
+
+def test_compare_strategies_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    rows = _load(ROOT / "examples" / "compare_strategies_tiny.py").main()
+    assert rows["budget forcing"]["within_budget"] == 1.0 and rows["TCC + BF"]["within_budget"] == 1.0
+    assert rows["voting n=4 + BF"]["samples"] == 4
+    assert "rejection sampling" in capsys.readouterr().out
