@@ -74,3 +74,27 @@ def test_installed_command_help_lists_strategies_and_errors_without_traceback() 
     assert "budget_forcing" in help_text and "max_thinking_tokens" in help_text and "num_ignore" in help_text
     bad = subprocess.run(exe + ["run", "--demo", "-s", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "unknown strategy 'nope'" in bad.stderr
+
+
+def test_every_strategy_and_a_combination_from_the_command_line(tiny_model_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    args = ["run", "--model", tiny_model_path, "--dtype", "float32", "--prompt", "What is 2+2?", "--output", str(out),
+            "--no-progress", "--max-answer-tokens", "10", "--seed", "1",
+            "-s", "token_conditional:num_tokens=16", "-s", "budget_forcing:max_thinking_tokens=16,num_ignore=1",
+            "-s", "majority_voting:n=3,equivalence=simple"]
+    assert main(args) == 0
+    row = json.loads(out.read_text())
+    assert len(row["samples"]) == 3 and "Think for up to 16 tokens." in row["prompt"]
+    assert all(s["num_thinking_tokens"] <= 16 for s in row["samples"])
+    for spec, partner in [("step_conditional:num_steps=2", "budget_forcing:max_thinking_tokens=16"),
+                          ("class_conditional:level=long", "budget_forcing:max_thinking_tokens=16"),
+                          ("rejection_sampling:max_thinking_tokens=8,max_attempts=2", "budget_forcing:num_ignore=1")]:
+        target = tmp_path / (spec.split(":")[0] + ".jsonl")
+        assert main(args[:10] + ["--output", str(target), "-s", spec, "-s", partner]) == 0
+        assert json.loads(target.read_text())["samples"]
+
+
+def test_conflicting_strategies_exit_2(tiny_model_path: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--model", tiny_model_path, "--prompt", "q", "-s", "token_conditional", "-s", "class_conditional"]) == 2
+    err = capsys.readouterr().err
+    assert "token_conditional" in err and "class_conditional" in err and "length_instruction" in err
