@@ -119,20 +119,20 @@ class HFEngine:
                     f"request {r.key!r} needs {len(r.token_ids) + r.max_tokens} positions but the model's context "
                     f"is {self.context_length}; lower max_tokens."
                 )
-        cached = [self._reusable_prefix(r) for r in requests]
-        cache, mask, input_ids, positions = self._assemble(requests, cached)
-        batch = len(requests)
-        stop_mask = torch.zeros(batch, self._vocab_size(), dtype=torch.bool, device=self.device)
+        cache, mask, input_ids, positions = self._assemble(requests, [self._reusable_prefix(r) for r in requests])
+        rows = list(range(len(requests)))  # the request behind each row of the batch
+        stop_mask = torch.zeros(len(requests), self._vocab_size(), dtype=torch.bool, device=self.device)
         for i, r in enumerate(requests):
             if r.stop_token_ids:
                 stop_mask[i, list(r.stop_token_ids)] = True
         min_tokens = torch.tensor([r.min_tokens for r in requests], device=self.device)
         generators = [self._generator(r) for r in requests]
+        want_logprobs = any(r.logprobs for r in requests)
 
         generated: list[list[int]] = [[] for _ in requests]
         logprobs: list[list[float]] = [[] for _ in requests]
-        finish: list[tuple[str, int | str | None] | None] = [None] * batch
-        fed = [0] * batch  # generated tokens already pushed through the model (so in the cache)
+        finish: list[tuple[str, int | str | None] | None] = [None] * len(requests)
+        fed = [0] * len(requests)  # generated tokens already pushed through the model (so in the cache)
         step = 0
         while True:
             logits = self.model(
@@ -140,34 +140,35 @@ class HFEngine:
             ).logits[:, -1, :].float()
             # min_tokens: stop tokens may not end the segment before the minimum is generated.
             logits = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
-            tokens = self._select(logits, requests, generators)
-            step_logprobs = torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist()
-            for i, token in enumerate(tokens.tolist()):
-                if finish[i] is not None:
-                    continue
-                r = requests[i]
-                if token in r.stop_token_ids:
-                    finish[i] = ("stop", token)
-                    continue
-                generated[i].append(token)
-                logprobs[i].append(step_logprobs[i])
-                hit = self._stop_string_hit(r, generated[i])
-                if hit is not None:
-                    finish[i] = ("stop", hit)
-                elif len(generated[i]) >= r.max_tokens:
-                    finish[i] = ("length", None)
+            tokens = self._select(logits, [requests[i] for i in rows], [generators[i] for i in rows])
+            row_logprobs = (
+                torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist() if want_logprobs else None
+            )
+            for row, (i, token) in enumerate(zip(rows, tokens.tolist())):
+                self._advance(requests[i], token, generated[i], finish, i)
+                if row_logprobs is not None and finish[i] != ("stop", token):
+                    logprobs[i].append(row_logprobs[row])
             step += 1
-            if all(f is not None for f in finish):
+            # Rows that finished leave the batch now (their cache is kept), so no compute is spent on them.
+            keep = [row for row, i in enumerate(rows) if finish[i] is None]
+            for row, i in enumerate(rows):
+                if finish[i] is not None:
+                    self._store(requests[i], cache, row, mask[row], generated[i][: fed[i]], generators[i])
+            if not keep:
                 break
-            # Feed the new token of every running row; finished rows get a masked pad.
-            running = torch.tensor([f is None for f in finish], device=self.device)
-            input_ids = torch.where(running, tokens, torch.full_like(tokens, self._pad_id))[:, None]
-            mask = torch.cat([mask, running.long()[:, None]], dim=1)
+            if len(keep) < len(rows):
+                index = torch.tensor(keep, device=self.device)
+                for layer in cache.layers:
+                    layer.batch_select_indices(index)
+                mask, positions, tokens = mask[index], positions[index], tokens[index]
+                stop_mask, min_tokens = stop_mask[index], min_tokens[index]
+                rows = [rows[row] for row in keep]
+            input_ids = tokens[:, None]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             positions = positions[:, -1:] + 1
-            for i in range(batch):
-                fed[i] += int(finish[i] is None)
+            for i in rows:
+                fed[i] += 1
 
-        self._store(requests, cache, mask, generated, fed, generators)
         return [
             SegmentOutput(
                 token_ids=generated[i],
@@ -175,8 +176,22 @@ class HFEngine:
                 stop_reason=finish[i][1],  # type: ignore[index]
                 logprobs=logprobs[i] if requests[i].logprobs else None,
             )
-            for i in range(batch)
+            for i in range(len(requests))
         ]
+
+    def _advance(
+        self, request: SegmentRequest, token: int, generated: list[int], finish: list[Any], index: int
+    ) -> None:
+        """Take one sampled token for a running request; record why it finished, if it did."""
+        if token in request.stop_token_ids:
+            finish[index] = ("stop", token)
+            return
+        generated.append(token)
+        hit = self._stop_string_hit(request, generated)
+        if hit is not None:
+            finish[index] = ("stop", hit)
+        elif len(generated) >= request.max_tokens:
+            finish[index] = ("length", None)
 
     def _reusable_prefix(self, request: SegmentRequest) -> int:
         """How many leading tokens of the request are already in this key's cache (at most all but one)."""
@@ -221,27 +236,20 @@ class HFEngine:
         return cache, mask, input_ids, positions
 
     def _store(
-        self,
-        requests: list[SegmentRequest],
-        cache: Any,
-        mask: torch.Tensor,
-        generated: list[list[int]],
-        fed: list[int],
-        generators: list[torch.Generator | None],
+        self, request: SegmentRequest, cache: Any, row: int, row_mask: torch.Tensor, fed: list[int],
+        generator: torch.Generator | None,
     ) -> None:
-        """Cut each sample's cache out of the batch, dropping padding, and remember which tokens it covers."""
-        layers = [(cache.layers[i].keys, cache.layers[i].values) for i in range(self._num_layers())]
-        for i, r in enumerate(requests):
-            keep = mask[i].bool()
-            token_ids = list(r.token_ids) + generated[i][: fed[i]]
-            if int(keep.sum()) != len(token_ids):  # pragma: no cover - a bookkeeping bug, never user input
-                raise EngineError(f"KV cache of {r.key!r} holds {int(keep.sum())} tokens, expected {len(token_ids)}.")
-            self._cache[r.key] = _CachedSequence(
-                token_ids=token_ids,
-                keys=[k[i][:, keep].clone() for k, _ in layers],
-                values=[v[i][:, keep].clone() for _, v in layers],
-                generator=generators[i],
-            )
+        """Cut one row's cache out of the batch, dropping padding, and remember which tokens it covers."""
+        keep = row_mask.bool()
+        token_ids = list(request.token_ids) + fed
+        if int(keep.sum()) != len(token_ids):  # pragma: no cover - a bookkeeping bug, never user input
+            raise EngineError(f"KV cache of {request.key!r} holds {int(keep.sum())} tokens, expected {len(token_ids)}.")
+        self._cache[request.key] = _CachedSequence(
+            token_ids=token_ids,
+            keys=[layer.keys[row][:, keep].clone() for layer in cache.layers],
+            values=[layer.values[row][:, keep].clone() for layer in cache.layers],
+            generator=generator,
+        )
 
     # ------------------------------------------------------------------ helpers
 
