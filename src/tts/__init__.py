@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "HFEngine",
+    "OpenAIEngine",
+    "VLLMEngine",
     "Event",
     "ProblemResult",
     "S1",
@@ -47,4 +49,12 @@ def __getattr__(name: str) -> Any:
         from .engines.hf import HFEngine
 
         return HFEngine
+    if name == "VLLMEngine":
+        from .engines.vllm import VLLMEngine
+
+        return VLLMEngine
+    if name == "OpenAIEngine":
+        from .engines.openai import OpenAIEngine
+
+        return OpenAIEngine
     raise AttributeError(f"module 'tts' has no attribute {name!r}")

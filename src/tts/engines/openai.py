@@ -1,0 +1,383 @@
+"""OpenAI-compatible engine: each segment is one request to a running server's ``/v1/completions``.
+
+Works with ``vllm serve`` (and ``python -m vllm.entrypoints.openai.api_server``), SGLang and other servers
+that follow vLLM's completions extensions. Only the standard library is used (``http.client`` with one
+kept-alive connection per worker thread), so ``import tts`` stays light.
+
+* **Prompts as token ids** (``prompt: [ids]`` with ``return_token_ids: true``): the server's prefix cache
+  matches the sample's previous round by tokens, so an intervention costs about its injected tokens. With
+  ``prompt_format="text"`` (or ``"auto"`` against a server that refuses token prompts or returns no token
+  ids) prompts are sent as text and the answer re-tokenised, which is approximate: use token ids for exact
+  budgets and cross-engine equality.
+* **Stopping is controlled by the request**: ``ignore_eos``, ``stop_token_ids``, ``stop``, ``min_tokens``,
+  ``skip_special_tokens=false``, and every sampling parameter is sent explicitly so that the server's
+  generation-config defaults (temperature, repetition penalty...) do not leak in.
+* **Bounded concurrency and retries**: at most ``max_concurrency`` requests in flight; 429, 5xx, timeouts
+  and dropped connections are retried with exponential backoff (``Retry-After`` honoured) within
+  ``max_retries`` and a per-request ``deadline``. When a request fails for good, the others still finish and
+  :class:`~tts.engines._common.SegmentRequestsFailed` reports which failed and why, with the outputs that
+  completed.
+* **Many servers**: ``base_url`` may be a list; each sample always goes to the same server (by its key), so
+  its prefix stays in that server's cache.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError, EngineError
+from ._common import SegmentRequestsFailed, check_requests, group_requests, new_stats, normalise, segment_seed
+from ._retry import RetriesExhausted, RetryableError, RetryPolicy, call_with_retries
+from .base import SegmentOutput, SegmentRequest
+
+PROMPT_FORMATS = ("auto", "token_ids", "text")
+#: Errors of a kept-alive connection the server closed while idle; worth one immediate reconnect.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest)
+
+
+class _Refused(Exception):
+    """The server answered 4xx to a request: retrying will not help."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+class OpenAIEngine:
+    """Drive one or more OpenAI-compatible servers through their completions endpoint.
+
+    Args:
+        model: The served model name; None: ``$TTS_OPENAI_MODEL``, else the server's only model.
+        base_url: ``http://host:port/v1`` (``/v1`` is added to a bare host), or a list of them; None:
+            ``$TTS_OPENAI_BASE_URL`` or ``$OPENAI_BASE_URL`` (comma-separated for several).
+        api_key: Sent as a bearer token; None: ``$TTS_OPENAI_API_KEY`` or ``$OPENAI_API_KEY`` (may be unset).
+        tokenizer: A Hugging Face tokenizer or a path to one; None: load the served model name.
+        context_length: The model's context; None: the server's ``max_model_len`` (vLLM reports it).
+        max_concurrency: Most requests in flight at once (over all servers).
+        timeout: Seconds to wait for one response.
+        max_retries / initial_backoff / max_backoff / deadline: See :class:`~tts.engines._retry.RetryPolicy`.
+        prompt_format: ``"token_ids"``, ``"text"`` or ``"auto"`` (token ids; text if the server refuses them).
+        extra_body: More fields for every request body (e.g. ``{"cache_salt": ...}``).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | Sequence[str] | None = None,
+        api_key: str | None = None,
+        tokenizer: Any | None = None,
+        context_length: int | None = None,
+        max_concurrency: int = 32,
+        timeout: float = 600.0,
+        max_retries: int = 4,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 20.0,
+        deadline: float = 1800.0,
+        prompt_format: str = "auto",
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ConfigError(f"max_concurrency must be a positive integer, got {max_concurrency!r}.")
+        if prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"prompt_format must be one of {PROMPT_FORMATS}, got {prompt_format!r}.")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ConfigError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+        self.base_urls = _base_urls(base_url)
+        self.api_key = api_key if api_key is not None else (os.environ.get("TTS_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY"))
+        self.timeout = float(timeout)
+        self.retry = RetryPolicy(max_retries, initial_backoff, max_backoff, deadline)
+        self.prompt_format = prompt_format
+        self.extra_body = dict(extra_body or {})
+        self.max_concurrency = max_concurrency
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tts-openai")
+        served = self._models()
+        self.model = model or os.environ.get("TTS_OPENAI_MODEL") or _only_model(served, self.base_urls[0])
+        self.tokenizer = _load_tokenizer(tokenizer, self.model)
+        self.context_length = _context_length(context_length, served, self.model, self.tokenizer)
+        #: Cumulative counters: requests, prompt_tokens, cached_prompt_tokens (prefix-cache hits), generated_tokens.
+        self.stats = new_stats()
+
+    # ------------------------------------------------------------------ protocol
+
+    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
+        """Send every request (identical unseeded samples share one with ``n``), at most ``max_concurrency`` at once."""
+        check_requests(requests, self.context_length)
+        groups = group_requests(requests)
+        futures = [self._pool.submit(self._complete_group, [requests[i] for i in g]) for g in groups]
+        completed: dict[str, SegmentOutput] = {}
+        failed: dict[str, str] = {}
+        outputs: list[SegmentOutput | None] = [None] * len(requests)
+        for group, future in zip(groups, futures):
+            try:
+                group_outputs, usage = future.result()
+                for index, output in zip(group, group_outputs):
+                    outputs[index] = completed[requests[index].key] = output
+                self._count(usage, group_outputs)
+            except (RetriesExhausted, _Refused, EngineError) as exc:
+                for index in group:
+                    failed[requests[index].key] = str(exc)
+        if failed:
+            first_key, first_error = next(iter(failed.items()))
+            raise SegmentRequestsFailed(
+                f"{len(failed)} of {len(requests)} requests to {self._url_for(first_key)} failed ({len(completed)} "
+                f"completed); first: request {first_key!r} {first_error}. Check that the server is running and "
+                f"reachable, or raise max_retries / deadline.",
+                completed,
+                failed,
+            )
+        return [o for o in outputs if o is not None]
+
+    def release(self, keys: Sequence[str]) -> None:
+        """Nothing to free here: the server's prefix cache evicts unused blocks by itself."""
+
+    def close(self) -> None:
+        """Stop the worker threads (their connections close with them)."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> OpenAIEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ one request
+
+    def _count(self, usage: dict[str, Any], outputs: list[SegmentOutput]) -> None:
+        self.stats["requests"] += 1
+        self.stats["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
+        details = usage.get("prompt_tokens_details") or {}
+        self.stats["cached_prompt_tokens"] += int(details.get("cached_tokens") or 0)
+        self.stats["generated_tokens"] += sum(len(o.token_ids) for o in outputs)
+
+    def _complete_group(self, group: list[SegmentRequest]) -> tuple[list[SegmentOutput], dict[str, Any]]:
+        r = group[0]
+        url = self._url_for(r.key) + "/completions"
+        use_text = self.prompt_format == "text"
+        body = self._body(r, len(group), use_text)
+        try:
+            response = call_with_retries(lambda left: self._post(url, body, left), self.retry)
+        except _Refused as exc:
+            if self.prompt_format != "auto" or use_text or exc.status not in (400, 422):
+                raise
+            # A server that does not take token-id prompts: fall back to text for the rest of the engine's life.
+            self.prompt_format = "text"
+            use_text = True
+            body = self._body(r, len(group), use_text)
+            response = call_with_retries(lambda left: self._post(url, body, left), self.retry)
+        choices = sorted(response.get("choices") or [], key=lambda c: int(c.get("index", 0)))
+        if len(choices) != len(group):
+            raise EngineError(f"the server returned {len(choices)} choices for {len(group)} samples: {str(response)[:200]}")
+        usage: dict[str, Any] = response.get("usage") or {}
+        return [self._output(req, choice) for req, choice in zip(group, choices)], usage
+
+    def _body(self, r: SegmentRequest, n: int, use_text: bool) -> dict[str, Any]:
+        prompt: Any = self.tokenizer.decode(r.token_ids, skip_special_tokens=False) if use_text else list(r.token_ids)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt,
+            "n": n,
+            "max_tokens": r.max_tokens,
+            "min_tokens": r.min_tokens,
+            "stop_token_ids": list(r.stop_token_ids),
+            "stop": list(r.stop),
+            "ignore_eos": True,
+            "temperature": r.temperature,
+            "top_p": r.top_p,
+            "top_k": r.top_k if r.top_k > 0 else -1,
+            "min_p": 0.0,
+            "repetition_penalty": 1.0,
+            "presence_penalty": 0.0,
+            "frequency_penalty": 0.0,
+            "skip_special_tokens": False,
+            "spaces_between_special_tokens": False,
+            "return_token_ids": True,
+            "add_special_tokens": False,
+            "stream": False,
+        }
+        seed = segment_seed(r)
+        if seed is not None:
+            body["seed"] = seed
+        if r.logprobs:
+            body["logprobs"] = 0
+        body.update(self.extra_body)
+        return body
+
+    def _output(self, r: SegmentRequest, choice: dict[str, Any]) -> SegmentOutput:
+        token_ids = choice.get("token_ids")
+        stop_reason = choice.get("stop_reason", choice.get("matched_stop"))
+        if token_ids is None:
+            # No token ids back (a server without return_token_ids): re-tokenise the text, within the cap.
+            token_ids = self.tokenizer.encode(choice.get("text") or "", add_special_tokens=False)[: r.max_tokens]
+        logprobs = None
+        if r.logprobs and choice.get("logprobs"):
+            logprobs = [lp if lp is not None else float("nan") for lp in choice["logprobs"].get("token_logprobs") or []]
+        return normalise(r, token_ids, choice.get("finish_reason"), stop_reason, logprobs)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _url_for(self, key: str) -> str:
+        return self.base_urls[zlib.crc32(key.encode()) % len(self.base_urls)]
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def _post(self, url: str, body: dict[str, Any] | None, time_left: float) -> dict[str, Any]:
+        """One attempt: POST (GET when ``body`` is None) and parse JSON; classify failures for the retry loop."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        timeout = min(self.timeout, time_left)
+        data = json.dumps(body).encode() if body is not None else None
+        for fresh in (False, True):
+            conn = self._connection(parts.scheme, parts.netloc, timeout)
+            reused = conn.sock is not None
+            try:
+                conn.request("POST" if data is not None else "GET", path, body=data, headers=self._headers())
+                response = conn.getresponse()
+                payload = response.read()
+                break
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, dropped mid-response
+                self._drop_connection(parts.netloc)
+                if reused and not fresh and isinstance(exc, _STALE):
+                    continue  # the server closed an idle kept-alive connection: reconnect once, no backoff
+                kind = "timed out" if isinstance(exc, (TimeoutError, socket.timeout)) else type(exc).__name__
+                raise RetryableError(f"{kind} ({exc})") from exc
+        status = response.status
+        if status == 429 or status >= 500 or status == 408:
+            raise RetryableError(f"HTTP {status}: {_message(payload)}", _retry_after(response.getheader("Retry-After")))
+        if status >= 400:
+            raise _Refused(status, _message(payload))
+        try:
+            parsed = json.loads(payload)
+        except ValueError as exc:
+            raise RetryableError(f"HTTP {status} with a body that is not JSON: {payload[:200]!r}") from exc
+        if not isinstance(parsed, dict):
+            raise EngineError(f"the server at {url} answered {str(parsed)[:200]}, not a JSON object.")
+        return parsed
+
+    def _connection(self, scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:
+        conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
+        conn = conns.get(netloc)
+        if conn is None:
+            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            conn = conns[netloc] = cls(netloc, timeout=timeout)
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop_connection(self, netloc: str) -> None:
+        conn = self._local.__dict__.get("conns", {}).pop(netloc, None)
+        if conn is not None:
+            conn.close()
+
+    def _models(self) -> list[dict[str, Any]]:
+        """Ask every server for its models (a short, bounded wait): it checks the URLs before any real work."""
+        policy = RetryPolicy(max_retries=2, initial_backoff=0.5, max_backoff=2.0, deadline=min(30.0, self.retry.deadline))
+        listed: list[dict[str, Any]] = []
+        for base in self.base_urls:
+
+            def get_models(left: float, base: str = base) -> dict[str, Any]:
+                return self._post(base + "/models", None, min(left, 10.0))
+
+            try:
+                answer = call_with_retries(get_models, policy)
+            except (RetriesExhausted, _Refused) as exc:
+                raise EngineError(
+                    f"could not reach the OpenAI-compatible server at {base}: {exc}; start the server or fix base_url."
+                ) from exc
+            listed.extend(m for m in answer.get("data") or [] if isinstance(m, dict))
+        return listed
+
+
+def _base_urls(base_url: str | Sequence[str] | None) -> list[str]:
+    if base_url is None:
+        env = os.environ.get("TTS_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+        if not env:
+            raise ConfigError(
+                "no server given; pass base_url='http://host:port/v1' or set TTS_OPENAI_BASE_URL (or OPENAI_BASE_URL)."
+            )
+        base_url = [u for u in env.split(",") if u.strip()]
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    if not urls:
+        raise ConfigError("base_url is an empty list; pass at least one 'http://host:port/v1'.")
+    out = []
+    for url in urls:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"base_url {url!r} is not an http(s) URL; pass something like 'http://127.0.0.1:8000/v1'.")
+        path = parts.path.rstrip("/")
+        out.append(f"{parts.scheme}://{parts.netloc}{path or '/v1'}")
+    return out
+
+
+def _only_model(served: list[dict[str, Any]], base: str) -> str:
+    names = list(dict.fromkeys(str(m.get("id")) for m in served if m.get("id")))
+    if len(names) != 1:
+        raise ConfigError(
+            f"the server at {base} serves {names or 'no models'}; pass model= (or set TTS_OPENAI_MODEL) to choose one."
+        )
+    return names[0]
+
+
+def _context_length(given: int | None, served: list[dict[str, Any]], model: str, tokenizer: Any) -> int:
+    if given is not None:
+        if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+            raise ConfigError(f"context_length must be a positive integer, got {given!r}.")
+        return given
+    lengths = {int(m["max_model_len"]) for m in served if m.get("id") == model and m.get("max_model_len")}
+    if lengths:
+        return min(lengths)
+    fallback = getattr(tokenizer, "model_max_length", None)
+    if isinstance(fallback, int) and 0 < fallback < 10**8:
+        return fallback
+    raise ConfigError(f"the server does not report the context length of {model!r}; pass context_length=.")
+
+
+def _load_tokenizer(tokenizer: Any, model: str) -> Any:
+    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
+        return tokenizer
+    source = str(tokenizer) if tokenizer is not None else model
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as exc:
+        raise EngineError(
+            f"could not load a tokenizer for {source!r} ({exc}); pass tokenizer= the model's tokenizer or its path."
+        ) from exc
+
+
+def _message(payload: bytes) -> str:
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return payload[:300].decode(errors="replace")
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed)
+        if isinstance(error, dict):
+            return str(error.get("message", error))[:300]
+        return str(error)[:300]
+    return str(parsed)[:300]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
