@@ -125,10 +125,6 @@ def run_plugin_manager(strategies: Sequence[object], defaults: object) -> TTSPlu
     """
     manager = TTSPluginManager()
     manager.register(defaults, name="defaults")
-    seen: set[int] = set()
     for index, strategy in reversed(list(enumerate(strategies))):
-        if id(strategy) in seen:
-            raise StrategyError(f"strategy {_describe(strategy)} is listed twice; list each instance once.")
-        seen.add(id(strategy))
         manager.register(strategy, name=f"{index}:{getattr(strategy, 'name', type(strategy).__name__)}")
     return manager

@@ -101,9 +101,11 @@ def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
 
 
 def check_conflicts(strategies: list[Strategy]) -> None:
-    """Raise :class:`StrategyConflictError` if two strategies claim the same role."""
+    """Raise :class:`StrategyConflictError` if two strategies claim the same role (or one is listed twice)."""
     owners: dict[str, tuple[Strategy, str]] = {}
-    for strategy in strategies:
+    for index, strategy in enumerate(strategies):
+        if any(strategy is other for other in strategies[:index]):
+            raise StrategyError(f"strategy {strategy.name!r} is listed twice (the same object); list each instance once.")
         for role, what in strategy.claims().items():
             if role in owners:
                 other, other_what = owners[role]
