@@ -232,3 +232,13 @@ def test_end_thinking_variants_on_hf(hf_engine) -> None:
 
     sample = tts.run(hf_engine, ["q"], strategies=[CutAtOnce()], max_answer_tokens=8)[0].samples[0]
     assert sample.answer_text.startswith("Answer:")
+
+
+def test_strategy_cap_wins_a_tie_with_the_context(hf_engine) -> None:
+    engine = tts.HFEngine(hf_engine.model, hf_engine.tokenizer)
+    prompt_len = len(tts.S1.bind(engine.tokenizer).encode(tts.S1.bind(engine.tokenizer).render_prompt("q")))
+    forced_end = len(engine.tokenizer.encode("\n<|im_start|>answer\n"))
+    engine.context_length = prompt_len + 10 + forced_end + 100  # the context leaves exactly 10 thinking tokens
+    sample = tts.run(engine, ["q"], strategies=[tts.strategies.BudgetForcing(max_thinking_tokens=10)], max_answer_tokens=8)[0].samples[0]
+    assert sample.num_thinking_tokens == 10 and sample.thinking_finish_reason == "length"
+    assert sample.answer_text.startswith("Final Answer:")

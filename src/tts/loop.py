@@ -149,7 +149,8 @@ class DecodingLoop:
         sample.store.setdefault("_loop", {})["end_thinking"] = (
             [t for t in fmt.thinking_stop_ids if t not in allowed] + end_thinking if sample.phase == "thinking" else []
         )
-        max_tokens, limited_by = min(caps, key=lambda c: c[0])
+        # On a tie a strategy's cap wins, so e.g. budget forcing still forces its answer text.
+        max_tokens, limited_by = min(caps, key=lambda c: (c[0], c[1] in ("context", "max_answer_tokens")))
         request = SegmentRequest(
             key=sample.key,
             token_ids=sample.prompt_token_ids + sample.token_ids,
