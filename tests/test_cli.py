@@ -98,3 +98,16 @@ def test_conflicting_strategies_exit_2(tiny_model_path: str, capsys: pytest.Capt
     assert main(["run", "--model", tiny_model_path, "--prompt", "q", "-s", "token_conditional", "-s", "class_conditional"]) == 2
     err = capsys.readouterr().err
     assert "token_conditional" in err and "class_conditional" in err and "length_instruction" in err
+
+
+def test_engine_flags_belong_to_their_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--model", "m", "--prompt", "q", "--base-url", "http://127.0.0.1:9/v1"]) == 2
+    assert "--base-url only applies to --engine openai" in capsys.readouterr().err
+    assert main(["run", "--model", "m", "--prompt", "q", "--engine", "openai", "--max-batch-size", "4"]) == 2
+    assert "--max-batch-size only applies to --engine hf" in capsys.readouterr().err
+
+
+def test_unreachable_server_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--engine", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--prompt", "q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("tts: error:") and "127.0.0.1:9" in err[0]

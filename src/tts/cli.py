@@ -74,12 +74,20 @@ def _add_run(sub: Any) -> None:
             """),
     )
     src = run.add_argument_group("model")
-    src.add_argument("--model", help="hub id or local directory of the model")
+    src.add_argument("--model", help="hub id or local directory of the model (openai: the served model name)")
     src.add_argument("--demo", action="store_true", help="use the built-in tiny random model and example questions")
-    src.add_argument("--engine", choices=["hf"], default="hf", help="inference engine (default: hf)")
+    src.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf",
+                     help="hf (transformers), vllm (in-process) or openai (a running server) (default: hf)")
     src.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    src.add_argument("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)")
-    src.add_argument("--max-batch-size", type=int, default=64, help="sequences decoded together (default: 64)")
+    src.add_argument("--device", default=None, help="hf: cpu, cuda, cuda:1... (default: cuda if available)")
+    src.add_argument("--max-batch-size", type=int, default=None, help="hf: sequences decoded together (default: 64)")
+    src.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
+    src.add_argument("--max-model-len", type=int, default=None, help="vllm: context length to allocate")
+    src.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: share of GPU memory to use")
+    src.add_argument("--base-url", action="append", default=None,
+                     help="openai: server URL, e.g. http://127.0.0.1:8000/v1; repeat for several servers")
+    src.add_argument("--api-key", default=None, help="openai: API key (default: $TTS_OPENAI_API_KEY or $OPENAI_API_KEY)")
+    src.add_argument("--max-concurrency", type=int, default=None, help="openai: requests in flight at once")
     gen = run.add_argument_group("generation")
     gen.add_argument("-s", "--strategy", action="append", default=[], metavar="NAME[:K=V,...]",
                      help="a strategy and its settings; repeat to combine (list values with '|')")
@@ -175,7 +183,7 @@ def _run_command(args: argparse.Namespace) -> int:
         return 0
     if args.chunk_size < 1:
         raise TTSError(f"--chunk-size must be at least 1, got {args.chunk_size}.")
-    engine = tts.HFEngine(model, dtype=args.dtype, device=args.device, max_batch_size=args.max_batch_size)
+    engine = _build_engine(args, model)
     options = dict(
         think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
         seed=args.seed, max_answer_tokens=args.max_answer_tokens or (64 if args.demo else 32768), system_prompt=args.system_prompt,
@@ -195,7 +203,27 @@ def _run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str]:
+def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
+    """The engine the flags ask for; flags of other engines must not be given."""
+    from .engines import build_engine
+
+    per_engine = {
+        "hf": {"device": args.device, "max_batch_size": args.max_batch_size},
+        "vllm": {"tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len,
+                 "gpu_memory_utilization": args.gpu_memory_utilization},
+        "openai": {"base_url": args.base_url, "api_key": args.api_key, "max_concurrency": args.max_concurrency},
+    }
+    for kind, flags in per_engine.items():
+        stray = [f"--{name.replace('_', '-')}" for name, value in flags.items() if value is not None and kind != args.engine]
+        if stray:
+            raise TTSError(f"{', '.join(stray)} only applies to --engine {kind}; drop it or pass --engine {kind}.")
+    options = dict(per_engine[args.engine])
+    if args.engine != "openai":
+        options["dtype"] = args.dtype
+    return build_engine(args.engine, model, **options)
+
+
+def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | None]:
     if args.demo:
         from .testing import build_tiny_model, default_tiny_model_dir
 
@@ -204,7 +232,7 @@ def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str]:
         if args.dtype == "auto":
             args.dtype = "float32"
         return questions, model
-    if not args.model:
+    if not args.model and args.engine != "openai":
         raise TTSError("no model given; pass --model PATH_OR_HUB_ID, or --demo for the built-in tiny model.")
     questions = list(args.prompt)
     if args.input:
