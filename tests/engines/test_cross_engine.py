@@ -1,0 +1,123 @@
+"""Same strategies, same semantics on every engine: HF, in-process vLLM and a vLLM server.
+
+The agreement test prints how many of 32 greedy budget-forcing runs give identical tokens on all three
+engines (the issue's bar: at least 95%); the rest would be batching numerics (docs/engines-vllm.md). The
+parametrized tests run engine-independent invariants of the strategies on each engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+import tts
+from tts.strategies import BudgetForcing
+from tts.testing import sample_questions
+
+
+def _record(result: tts.ProblemResult) -> dict[str, Any]:
+    data = asdict(result)
+    data.pop("seconds")  # timing is the one field that may differ
+    return data
+
+
+def test_greedy_budget_forcing_agrees_across_engines(hf_engine, vllm_engine, openai_engine) -> None:
+    questions = sample_questions(32, offset=7)
+    strategy = BudgetForcing(max_thinking_tokens=96, num_ignore=2)
+    runs = {
+        name: tts.run(engine, questions, strategies=[strategy], max_answer_tokens=16)
+        for name, engine in (("hf", hf_engine), ("vllm", vllm_engine), ("openai", openai_engine))
+    }
+    same = [
+        _record(h) == _record(v) == _record(o) for h, v, o in zip(runs["hf"], runs["vllm"], runs["openai"])
+    ]
+    pairs = {
+        f"{a}={b}": sum(x.samples[0].token_ids == y.samples[0].token_ids for x, y in zip(runs[a], runs[b]))
+        for a, b in (("hf", "vllm"), ("hf", "openai"), ("vllm", "openai"))
+    }
+    print(f"\ncross-engine agreement, greedy BF on 32 prompts: all three {sum(same)}/32; pairs {pairs}")
+    assert sum(same) >= 31  # >= 95% of 32
+    ignored = sum(r.samples[0].extra.get("budget_forcing", {}).get("ignores", 0) > 0 for r in runs["hf"])
+    assert ignored > 0  # the "Wait" path is part of what agrees
+
+
+@pytest.mark.parametrize("budget, num_ignore", [(24, 0), (64, 2), (128, 3)])
+def test_budget_forcing_invariants(engine, budget: int, num_ignore: int) -> None:
+    results = tts.run(engine, sample_questions(6, offset=budget), strategies=[BudgetForcing(max_thinking_tokens=budget, num_ignore=num_ignore)],
+                      max_answer_tokens=10)
+    forced = "Final Answer:"
+    for result in results:
+        s = result.samples[0]
+        assert s.num_thinking_tokens <= budget  # never exceeded, not by one token
+        injects = [e for e in s.events if e.kind == "inject"]
+        assert len(injects) <= num_ignore and all(e.text == "Wait" for e in injects)
+        for event in s.events:  # every event's tokens sit in the stream where it says
+            if event.kind in ("segment", "inject", "end_thinking"):
+                assert s.token_ids[event.position : event.position + len(event.token_ids)] == event.token_ids
+        end = [e for e in s.events if e.kind == "end_thinking"]
+        assert len(end) == 1 and end[0].position == s.num_thinking_tokens
+        if s.thinking_finish_reason == "length":
+            assert s.num_thinking_tokens == budget
+            assert s.answer_text.startswith(forced)
+            assert s.num_answer_tokens > len(engine.tokenizer.encode(forced))  # an answer follows the forced end
+        else:
+            assert len(injects) == num_ignore or s.num_thinking_tokens + 2 > budget
+        assert s.num_answer_tokens <= 10
+
+
+def test_min_thinking_tokens_and_rotating_ignore_strings(engine) -> None:
+    strategy = BudgetForcing(min_thinking_tokens=40, max_thinking_tokens=120, num_ignore=2, ignore_string=["Wait", "Hmm"])
+    results = tts.run(engine, sample_questions(6), strategies=[strategy], max_answer_tokens=8)
+    for result in results:
+        s = result.samples[0]
+        assert s.num_thinking_tokens >= 40 or s.thinking_finish_reason == "length"
+        texts = [e.text for e in s.events if e.kind == "inject"]
+        assert texts == (["Wait", "Hmm"] * 8)[: len(texts)]
+        for i, event in enumerate(s.events):
+            if event.kind == "inject":  # min_tokens=1 after an ignore: the next segment is never empty
+                assert s.events[i + 1].kind == "segment" and s.events[i + 1].token_ids
+
+
+def test_seeded_sampling_is_reproducible_on_each_engine(engine) -> None:
+    strategy = BudgetForcing(max_thinking_tokens=48, num_ignore=1)
+    runs = [tts.run(engine, sample_questions(3), strategies=[strategy], temperature=1.0, seed=11, max_answer_tokens=8) for _ in range(2)]
+    assert [_record(r) for r in runs[0]] == [_record(r) for r in runs[1]]
+
+
+def _optional_strategy(name: str) -> Any:
+    cls = getattr(tts.strategies, name, None)
+    if cls is None:
+        pytest.skip(f"tts.strategies.{name} is not in this checkout")
+    return cls
+
+
+def test_majority_voting_with_budget_forcing(engine) -> None:
+    voting = _optional_strategy("MajorityVoting")(n=4)
+    results = tts.run(engine, sample_questions(2), strategies=[voting, BudgetForcing(max_thinking_tokens=32)], seed=3,
+                      max_answer_tokens=8)
+    for result in results:
+        assert len(result.samples) == 4
+        assert all(s.num_thinking_tokens <= 32 for s in result.samples)
+        assert len({tuple(s.token_ids) for s in result.samples}) > 1  # temperature 1: the samples differ
+
+
+def test_rejection_sampling_accepts_only_within_the_cap(engine) -> None:
+    rs = _optional_strategy("RejectionSampling")(max_thinking_tokens=40, max_attempts=3)
+    results = tts.run(engine, sample_questions(4), strategies=[rs], seed=5, max_answer_tokens=8)
+    for result in results:
+        for s in result.samples:
+            assert 1 <= s.attempts <= 3
+            if s.accepted:
+                assert s.num_thinking_tokens <= 40
+
+
+def test_step_conditional_with_budget_forcing_stops_on_a_string(engine) -> None:
+    scc = _optional_strategy("StepConditionalControl")(num_steps=3)
+    results = tts.run(engine, sample_questions(4), strategies=[scc, BudgetForcing(max_thinking_tokens=64)], max_answer_tokens=8)
+    for result in results:
+        s = result.samples[0]
+        assert "Think for up to 3 steps." in result.prompt
+        assert s.num_thinking_tokens <= 64
+        assert "<|im_start|>0" not in s.thinking_text  # the countdown never goes below 1 before the answer
