@@ -9,6 +9,7 @@ fault test kills it.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,7 +55,8 @@ class VLLMServer:
             "--enable-prompt-tokens-details", *self.extra_args,
         ]
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # Its own process group, so that killing the server also ends vLLM's engine-core child process.
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -76,20 +78,29 @@ class VLLMServer:
             self.start()
 
     def kill(self) -> None:
-        """Kill the server without warning (SIGKILL), as a crash would."""
+        """Kill the server and its engine process without warning (SIGKILL), as a crash would."""
         if self.process is not None:
-            self.process.kill()
+            self._signal_group(signal.SIGKILL)
             self.process.wait(30)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # whatever of the group is left
+        self.process.wait(30)
+
+    def _signal_group(self, sig: int) -> None:
+        assert self.process is not None
         try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
+            os.killpg(self.process.pid, sig)  # the group id is the server's pid (start_new_session)
+        except ProcessLookupError:
+            pass
 
     def log_tail(self) -> str:
         return self.log_path.read_text(errors="replace")[-2000:]

@@ -139,6 +139,8 @@ class VLLMEngine:
                     logprobs=0 if r.logprobs else None,
                     skip_special_tokens=False,
                     spaces_between_special_tokens=False,
+                    # Text is only needed to match stop strings; the loop decodes token ids itself.
+                    detokenize=bool(r.stop),
                 )
             )
         try:
