@@ -111,3 +111,40 @@ def test_unreachable_server_is_one_line(capsys: pytest.CaptureFixture[str]) -> N
     code = main(["run", "--engine", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9/v1", "--prompt", "q"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("tts: error:") and "127.0.0.1:9" in err[0]
+
+
+def test_engine_failure_keeps_finished_records_and_resume_finishes(tiny_model_path: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import tts
+    from tts import cli
+    from tts.errors import EngineError
+
+    real = tts.HFEngine(tiny_model_path, dtype="float32")
+
+    class FailsOnThirdRound:
+        tokenizer, context_length, calls = real.tokenizer, real.context_length, 0
+
+        def generate(self, requests):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls == 3:
+                raise EngineError("the engine went away")
+            return real.generate(requests)
+
+        def release(self, keys):  # type: ignore[no-untyped-def]
+            real.release(keys)
+
+    out = tmp_path / "out.jsonl"
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question": f"Problem {i}: what is {i} * 7?"}) + "\n" for i in range(8)))
+    args = ["run", "--model", tiny_model_path, "--input", str(questions), "--output", str(out), "--no-progress",
+            "-s", "budget_forcing:max_thinking_tokens=40,num_ignore=1", "--max-answer-tokens", "10"]
+    monkeypatch.setattr(cli, "_build_engine", lambda args, model: FailsOnThirdRound())
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    kept = [json.loads(line)["index"] for line in out.read_text().splitlines()]
+    assert "the engine went away" in err and f"kept {len(kept)} finished records" in err
+    assert 0 < len(kept) < 8
+    monkeypatch.setattr(cli, "_build_engine", lambda args, model: real)
+    assert main(args + ["--resume"]) == 0
+    assert sorted(json.loads(line)["index"] for line in out.read_text().splitlines()) == list(range(8))

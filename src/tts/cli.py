@@ -191,7 +191,17 @@ def _run_command(args: argparse.Namespace) -> int:
     )
     for start in range(0, len(todo), args.chunk_size):
         chunk = todo[start : start + args.chunk_size]
-        results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies, **options)  # type: ignore[arg-type]
+        try:
+            results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies, **options)  # type: ignore[arg-type]
+        except TTSError as exc:
+            # Keep every problem that finished before the failure; --resume picks up the rest.
+            kept = getattr(exc, "partial_results", [])
+            if args.output and kept:
+                for result in kept:
+                    result.index = chunk[result.index]
+                _append_jsonl(args.output, [r.to_dict() for r in kept])
+                print(f"tts: kept {len(kept)} finished records in {args.output}; rerun with --resume.", file=sys.stderr)
+            raise
         for index, result in zip(chunk, results):
             result.index = index
         if args.output:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from .engines.base import Engine, SegmentOutput, SegmentRequest
-from .errors import ConfigError, PromptTooLongError, StrategyError
+from .engines.base import Engine, SegmentOutput, SegmentRequest, open_stream
+from .errors import ConfigError, EngineError, PromptTooLongError, StrategyError
 from .plugins import TTSPluginManager
 from .records import Event, ProblemResult, SampleResult
 from .state import (
@@ -62,7 +62,12 @@ class DecodingLoop:
         self._forced_end_len = len(fmt.encode("\n" + fmt.format.answer_delimiter + fmt.format.forced_separator))
 
     def run(self, questions: Sequence[str]) -> list[ProblemResult]:
-        """Generate every sample of every problem and return one record per problem, in input order."""
+        """Generate every sample of every problem and return one record per problem, in input order.
+
+        Raises:
+            tts.errors.EngineError: if the engine fails; ``exc.partial_results`` holds the records of every
+                problem whose samples had all finished, so no completed work is lost.
+        """
         start = time.perf_counter()
         prompts = [self._prepare_prompt(i, q) for i, q in enumerate(questions)]
         samples = [
@@ -72,32 +77,77 @@ class DecodingLoop:
         ]
         finished_at = [0.0] * len(questions)
         try:
-            self._rounds(samples, finished_at, start)
+            self._drive(samples, finished_at, start)
+        except EngineError as exc:
+            done = [p for p in range(len(questions)) if all(s.phase == "done" for s in samples if s.problem_index == p)]
+            exc.partial_results = [  # type: ignore[attr-defined]
+                self._problem_result(p, questions[p], prompts[p], samples, finished_at[p]) for p in done
+            ]
+            raise
         finally:
             # Whatever happened, the engine keeps nothing of this run (a failed run must not leave stale caches).
             self.engine.release([s.key for s in samples if s.phase != "done"])
         return [self._problem_result(p, questions[p], prompts[p], samples, finished_at[p]) for p in range(len(questions))]
 
-    def _rounds(self, samples: list[SampleState], finished_at: list[float], start: float) -> None:
-        """Segment rounds until every sample is done; ``samples`` is updated in place (restarts replace entries)."""
-        while active := [i for i, s in enumerate(samples) if s.phase != "done"]:
-            # 1. Every active sample's next segment, constrained by all strategies, in one batch.
-            plans = [self._plan(samples[i]) for i in active]
-            to_engine = [p[0] for p in plans if p[0].max_tokens > 0]
-            outputs = iter(self.engine.generate(to_engine) if to_engine else [])
-            # 2. Record each segment and let the strategies decide what the sample does next.
-            for i, (request, limited_by) in zip(active, plans):
-                output = next(outputs) if request.max_tokens > 0 else SegmentOutput([], "length")
-                sample = samples[i]
-                segment = self._record_segment(sample, output, limited_by)
-                decision, who = self._decide(sample, segment)
-                samples[i] = self._apply(sample, segment, decision, who)
-                if samples[i].phase == "done":
-                    samples[i] = self._accept_or_restart(samples[i])
-                if samples[i] is not sample or samples[i].phase == "done":
-                    self.engine.release([sample.key])
-                if samples[i].phase == "done":
-                    finished_at[sample.problem_index] = time.perf_counter() - start
+    def _drive(self, samples: list[SampleState], finished_at: list[float], start: float) -> None:
+        """Keep every active sample's next segment in flight until all samples are done.
+
+        ``samples`` is updated in place (a restart replaces its entry). With an engine that streams, a sample's
+        next segment starts as soon as its last one is decided; otherwise all active samples advance in
+        synchronous rounds, one batched engine call each.
+        """
+        stream = open_stream(self.engine)
+        in_flight: dict[str, tuple[int, str | None]] = {}
+        ready = [i for i, s in enumerate(samples) if s.phase != "done"]
+        try:
+            while ready or in_flight:
+                # 1. Plan the next segment of every sample that needs one; submit them together.
+                batch = []
+                while ready:
+                    i = ready.pop(0)
+                    request, limited_by = self._plan(samples[i])
+                    if request.max_tokens > 0:
+                        in_flight[request.key] = (i, limited_by)
+                        batch.append(request)
+                    elif self._advance(samples, i, SegmentOutput([], "length"), limited_by, finished_at, start):
+                        ready.append(i)  # a cap left no room: decided without the engine
+                if batch:
+                    stream.submit(batch)
+                if not in_flight:
+                    continue
+                # 2. Take the segments that finished; let the strategies decide what each sample does next.
+                try:
+                    finished = stream.completed()
+                except EngineError as exc:
+                    for key, output in getattr(exc, "completed", {}).items():  # keep what did finish
+                        if key in in_flight:
+                            i, limited_by = in_flight.pop(key)
+                            self._advance(samples, i, output, limited_by, finished_at, start)
+                    raise
+                for request, output in finished:
+                    i, limited_by = in_flight.pop(request.key)
+                    if self._advance(samples, i, output, limited_by, finished_at, start):
+                        ready.append(i)
+        finally:
+            stream.close()
+
+    def _advance(
+        self, samples: list[SampleState], i: int, output: SegmentOutput, limited_by: str | None,
+        finished_at: list[float], start: float,
+    ) -> bool:
+        """Record one finished segment of sample ``i`` and apply the strategies' decision; True if it goes on."""
+        sample = samples[i]
+        segment = self._record_segment(sample, output, limited_by)
+        decision, who = self._decide(sample, segment)
+        samples[i] = self._apply(sample, segment, decision, who)
+        if samples[i].phase == "done":
+            samples[i] = self._accept_or_restart(samples[i])
+        if samples[i] is not sample or samples[i].phase == "done":
+            self.engine.release([sample.key])
+        if samples[i].phase == "done":
+            finished_at[sample.problem_index] = time.perf_counter() - start
+            return False
+        return True
 
     # ------------------------------------------------------------------ prompts
 

@@ -269,13 +269,10 @@ def test_greedy_segments_and_stops_equal_the_hf_engine(openai_engine, hf_engine,
     ours, theirs = openai_engine.generate(reqs), hf_engine.generate(reqs)
     hf_engine.release([r.key for r in reqs])
     assert any(o.finish_reason == "stop" for o in ours)
-    for r, o, t in zip(reqs, ours, theirs):
+    for o, t in zip(ours, theirs):
         assert (o.token_ids, o.finish_reason, o.stop_reason) == (t.token_ids, t.finish_reason, t.stop_reason)
-        m = r.min_tokens
-        assert o.logprobs[m:] == pytest.approx(t.logprobs[m:], abs=1e-3)
-        # Below min_tokens HF renormalises over the tokens left after masking the stop tokens; vLLM reports the
-        # model's own distribution, so its log-probabilities there are lower (documented in docs/engines-openai.md).
-        assert all(a <= b + 1e-3 for a, b in zip(o.logprobs[:m], t.logprobs[:m]))
+        # Both report the model's own distribution, also below min_tokens where stop tokens are masked.
+        assert o.logprobs == pytest.approx(t.logprobs, abs=1e-3)
 
 
 def test_seeded_sampling_is_reproducible(openai_engine, make_prompts) -> None:
@@ -311,8 +308,8 @@ def test_server_killed_mid_run_fails_clearly_and_keeps_completed_results(vllm_se
         if event.kind == "finish":
             finished.append(event)
         segments += event.kind == "segment"
-        if segments == 48 and vllm_server.alive():
-            vllm_server.kill()  # while the loop is between rounds with samples still to generate
+        if len(finished) >= 4 and vllm_server.alive():
+            vllm_server.kill()  # some problems are done, others are still being generated
 
     questions = sample_questions(32)
     strategy = BudgetForcing(max_thinking_tokens=400, num_ignore=6)
@@ -327,5 +324,9 @@ def test_server_killed_mid_run_fails_clearly_and_keeps_completed_results(vllm_se
     assert "ConnectionRefusedError" in message or "RemoteDisconnected" in message or "ConnectionResetError" in message
     assert isinstance(error, SegmentRequestsFailed) and error.failed
     assert elapsed < 60
-    assert segments >= 48 and len(finished) < 32
+    assert 4 <= len(finished) < 32
+    # tts.run keeps every problem that had finished: nothing already generated is lost.
+    partial = error.partial_results  # type: ignore[attr-defined]
+    assert len(partial) == len(finished) and all(r.answer is not None or r.samples for r in partial)
+    assert all(s.answer_finish_reason in ("stop", "length") for r in partial for s in r.samples)
     engine.close()

@@ -87,3 +87,58 @@ class Engine(Protocol):
     def release(self, keys: Sequence[str]) -> None:
         """Forget any state kept for these keys (the samples are finished or restarted)."""
         ...
+
+
+@runtime_checkable
+class SegmentStream(Protocol):
+    """Segments in flight on an engine, whose completions come back as each one finishes.
+
+    The loop submits a sample's next segment as soon as its previous one is decided, so a sample that
+    stops early (to receive "Wait", say) does not wait for the longest segment of a round. Engines that
+    schedule requests continuously (vLLM, a server) implement ``open_stream()``; others are driven in
+    synchronous rounds through :class:`RoundStream`.
+    """
+
+    def submit(self, requests: Sequence[SegmentRequest]) -> None:
+        """Start generating these segments."""
+        ...
+
+    def completed(self) -> list[tuple[SegmentRequest, SegmentOutput]]:
+        """Block until at least one submitted segment finished; return every finished one ([] if none is left).
+
+        Raises:
+            tts.errors.EngineError: when segments failed for good; an exception with a ``completed`` mapping
+                (key to output) carries the segments that did finish in the same wait.
+        """
+        ...
+
+    def close(self) -> None:
+        """Abandon whatever is still in flight."""
+        ...
+
+
+class RoundStream:
+    """Drives an engine that only has ``generate`` in synchronous rounds: everything submitted runs together."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: list[SegmentRequest] = []
+
+    def submit(self, requests: Sequence[SegmentRequest]) -> None:
+        """Queue segments for the next round."""
+        self._queue.extend(requests)
+
+    def completed(self) -> list[tuple[SegmentRequest, SegmentOutput]]:
+        """Run one round over everything queued."""
+        batch, self._queue = self._queue, []
+        return list(zip(batch, self.engine.generate(batch))) if batch else []
+
+    def close(self) -> None:
+        """Drop queued segments."""
+        self._queue = []
+
+
+def open_stream(engine: Engine) -> SegmentStream:
+    """The engine's own stream if it has one, else a :class:`RoundStream` over ``generate``."""
+    opener = getattr(engine, "open_stream", None)
+    return opener() if callable(opener) else RoundStream(engine)

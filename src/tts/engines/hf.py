@@ -139,8 +139,9 @@ class HFEngine:
                 input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
             ).logits[:, -1, :].float()
             # min_tokens: stop tokens may not end the segment before the minimum is generated.
-            logits = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
-            tokens = self._select(logits, [requests[i] for i in rows], [generators[i] for i in rows])
+            masked = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
+            tokens = self._select(masked, [requests[i] for i in rows], [generators[i] for i in rows])
+            # Log-probabilities of the model's own distribution (before the mask), as vLLM reports them.
             row_logprobs = (
                 torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist() if want_logprobs else None
             )

@@ -30,7 +30,7 @@ import socket
 import threading
 import zlib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -137,6 +137,10 @@ class OpenAIEngine:
                 failed,
             )
         return [o for o in outputs if o is not None]
+
+    def open_stream(self) -> _OpenAIStream:
+        """Segments sent as soon as they are submitted; each completion is returned as soon as it arrives."""
+        return _OpenAIStream(self)
 
     def release(self, keys: Sequence[str]) -> None:
         """Nothing to free here: the server's prefix cache evicts unused blocks by itself."""
@@ -381,3 +385,48 @@ def _retry_after(value: str | None) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+class _OpenAIStream:
+    """Requests in flight on the engine's thread pool, returned as they complete."""
+
+    def __init__(self, engine: OpenAIEngine) -> None:
+        self.engine = engine
+        self._futures: dict[Future[Any], list[SegmentRequest]] = {}
+
+    def submit(self, requests: Sequence[SegmentRequest]) -> None:
+        check_requests(requests, self.engine.context_length)
+        for g in group_requests(requests):
+            group = [requests[i] for i in g]
+            self._futures[self.engine._pool.submit(self.engine._complete_group, group)] = group
+
+    def completed(self) -> list[tuple[SegmentRequest, SegmentOutput]]:
+        if not self._futures:
+            return []
+        done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+        finished: list[tuple[SegmentRequest, SegmentOutput]] = []
+        failed: dict[str, str] = {}
+        for future in done:
+            group = self._futures.pop(future)
+            try:
+                outputs, usage = future.result()
+            except (RetriesExhausted, _Refused, EngineError) as exc:
+                failed.update((r.key, str(exc)) for r in group)
+                continue
+            self.engine._count(usage, outputs)
+            finished.extend(zip(group, outputs))
+        if failed:
+            first_key, first_error = next(iter(failed.items()))
+            raise SegmentRequestsFailed(
+                f"{len(failed)} requests to {self.engine._url_for(first_key)} failed ({len(finished)} completed in the "
+                f"same wait); first: request {first_key!r} {first_error}. Check that the server is running and "
+                f"reachable, or raise max_retries / deadline.",
+                {r.key: o for r, o in finished},
+                failed,
+            )
+        return finished
+
+    def close(self) -> None:
+        for future in self._futures:
+            future.cancel()
+        self._futures.clear()

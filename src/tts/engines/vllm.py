@@ -24,6 +24,7 @@ logits processors are engine-wide classes chosen at start-up; every token-level 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -115,34 +116,10 @@ class VLLMEngine:
 
     def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
         """One ``LLM.generate`` call for the whole round; outputs in request order."""
-        from vllm import SamplingParams
-
         check_requests(requests, self.context_length)
         groups = group_requests(requests)
-        prompts: list[Any] = []  # vllm.inputs.TokensPrompt dicts: token ids, never text
-        params: list[Any] = []
-        for group in groups:
-            r = requests[group[0]]
-            prompts.append({"prompt_token_ids": list(r.token_ids)})
-            params.append(
-                SamplingParams(
-                    n=len(group),
-                    max_tokens=r.max_tokens,
-                    min_tokens=r.min_tokens,
-                    stop_token_ids=list(r.stop_token_ids),
-                    stop=list(r.stop),
-                    ignore_eos=True,
-                    temperature=r.temperature,
-                    top_p=r.top_p,
-                    top_k=r.top_k if r.top_k > 0 else 0,
-                    seed=segment_seed(r),
-                    logprobs=0 if r.logprobs else None,
-                    skip_special_tokens=False,
-                    spaces_between_special_tokens=False,
-                    # Text is only needed to match stop strings; the loop decodes token ids itself.
-                    detokenize=bool(r.stop),
-                )
-            )
+        prompts = [{"prompt_token_ids": list(requests[g[0]].token_ids)} for g in groups]  # token ids, never text
+        params = [self._sampling_params(requests[g[0]], len(g)) for g in groups]
         try:
             results = self.llm.generate(prompts, params, use_tqdm=False)
         except Exception as exc:
@@ -151,20 +128,51 @@ class VLLMEngine:
             ) from exc
         outputs: list[SegmentOutput | None] = [None] * len(requests)
         for group, result in zip(groups, results):
-            self.stats["requests"] += 1
-            self.stats["prompt_tokens"] += len(result.prompt_token_ids or ())
-            self.stats["cached_prompt_tokens"] += int(result.num_cached_tokens or 0)
-            for index, completion in zip(group, result.outputs):
-                self.stats["generated_tokens"] += len(completion.token_ids)
-                r = requests[index]
-                logprobs = None
-                if r.logprobs and completion.logprobs is not None:
-                    logprobs = [step[t].logprob for step, t in zip(completion.logprobs, completion.token_ids)]
-                outputs[index] = normalise(r, completion.token_ids, completion.finish_reason, completion.stop_reason, logprobs)
+            for index, output in zip(group, self._outputs([requests[i] for i in group], result)):
+                outputs[index] = output
         missing = [requests[i].key for i, o in enumerate(outputs) if o is None]
         if missing:
             raise EngineError(f"vLLM returned no output for requests {missing}; this is a vLLM bug, please report it.")
         return [o for o in outputs if o is not None]
+
+    def open_stream(self) -> _VLLMStream:
+        """Segments scheduled continuously: each completion is returned as soon as vLLM finishes it."""
+        return _VLLMStream(self)
+
+    def _sampling_params(self, r: SegmentRequest, n: int) -> Any:
+        from vllm import SamplingParams
+
+        return SamplingParams(
+            n=n,
+            max_tokens=r.max_tokens,
+            min_tokens=r.min_tokens,
+            stop_token_ids=list(r.stop_token_ids),
+            stop=list(r.stop),
+            ignore_eos=True,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            top_k=r.top_k if r.top_k > 0 else 0,
+            seed=segment_seed(r),
+            logprobs=0 if r.logprobs else None,
+            skip_special_tokens=False,
+            spaces_between_special_tokens=False,
+            # Text is only needed to match stop strings; the loop decodes token ids itself.
+            detokenize=bool(r.stop),
+        )
+
+    def _outputs(self, group: list[SegmentRequest], result: Any) -> list[SegmentOutput]:
+        """Normalise one vLLM result (``n`` completions for a group of identical requests); count statistics."""
+        self.stats["requests"] += 1
+        self.stats["prompt_tokens"] += len(result.prompt_token_ids or ())
+        self.stats["cached_prompt_tokens"] += int(result.num_cached_tokens or 0)
+        outputs = []
+        for r, completion in zip(group, result.outputs):
+            self.stats["generated_tokens"] += len(completion.token_ids)
+            logprobs = None
+            if r.logprobs and completion.logprobs is not None:
+                logprobs = [step[t].logprob for step, t in zip(completion.logprobs, completion.token_ids)]
+            outputs.append(normalise(r, completion.token_ids, completion.finish_reason, completion.stop_reason, logprobs))
+        return outputs
 
     def release(self, keys: Sequence[str]) -> None:
         """Nothing to free: vLLM's prefix cache evicts unused blocks by itself (least recently used first)."""
@@ -231,3 +239,50 @@ def _load_tokenizer(tokenizer: Any, model: str, trust_remote_code: bool) -> Any:
         return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     except OSError as exc:
         raise EngineError(f"could not load the tokenizer {source!r}: {exc}; pass tokenizer= a local path or object.") from exc
+
+
+class _VLLMStream:
+    """Requests enqueued on the in-process vLLM engine and stepped until some finish (continuous batching)."""
+
+    def __init__(self, engine: VLLMEngine) -> None:
+        self.engine = engine
+        self._pending: dict[str, list[SegmentRequest]] = {}  # vLLM request id -> the requests it serves
+        self._ids = itertools.count()
+
+    def submit(self, requests: Sequence[SegmentRequest]) -> None:
+        from vllm.sampling_params import RequestOutputKind
+
+        check_requests(requests, self.engine.context_length)
+        engine = self.engine.llm.llm_engine
+        for g in group_requests(requests):
+            group = [requests[i] for i in g]
+            params = self.engine._sampling_params(group[0], len(group))
+            params.output_kind = RequestOutputKind.FINAL_ONLY  # one output per request, when it has finished
+            # Our own request ids (as LLM.generate does with its counter): outputs come back under the same id.
+            request_id = f"tts-{next(self._ids)}"
+            try:
+                engine.add_request(request_id, {"prompt_token_ids": list(group[0].token_ids)}, params)
+            except Exception as exc:
+                raise EngineError(f"vLLM refused request {group[0].key!r}: {type(exc).__name__}: {exc}.") from exc
+            self._pending[request_id] = group
+
+    def completed(self) -> list[tuple[SegmentRequest, SegmentOutput]]:
+        finished: list[tuple[SegmentRequest, SegmentOutput]] = []
+        engine = self.engine.llm.llm_engine
+        while self._pending and not finished:
+            if not engine.has_unfinished_requests():  # never block on an engine that has nothing to do
+                raise EngineError(f"vLLM lost {len(self._pending)} requests ({sorted(self._pending)[:3]}...); please report it.")
+            try:
+                results = engine.step()
+            except Exception as exc:
+                raise EngineError(f"vLLM failed while generating: {type(exc).__name__}: {exc}; see the vLLM log above.") from exc
+            for result in results:
+                group = self._pending.pop(result.request_id, None) if result.finished else None
+                if group is not None:
+                    finished.extend(zip(group, self.engine._outputs(group, result)))
+        return finished
+
+    def close(self) -> None:
+        if self._pending:
+            self.engine.llm.llm_engine.abort_request(list(self._pending))
+            self._pending.clear()
