@@ -257,22 +257,33 @@ class HFEngine:
     def _select(
         self, logits: torch.Tensor, requests: list[SegmentRequest], generators: list[torch.Generator | None]
     ) -> torch.Tensor:
-        """Greedy argmax for temperature 0; seeded temperature / top-k / top-p sampling otherwise."""
+        """Greedy argmax for temperature 0; seeded temperature / top-k / top-p sampling otherwise.
+
+        The filtering is done for the whole batch at once; only the draw is per row, from the row's own random
+        stream, so a sample's tokens do not depend on what else is in the batch.
+        """
         tokens = logits.argmax(dim=-1)
-        for i, r in enumerate(requests):
-            if r.temperature <= 0:
-                continue
-            row = logits[i] / r.temperature
-            if r.top_k and r.top_k > 0:
-                kth = torch.topk(row, min(r.top_k, row.numel())).values[-1]
-                row = row.masked_fill(row < kth, float("-inf"))
-            if r.top_p < 1.0:
-                sorted_logits, order = torch.sort(row, descending=True)
-                cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(-1)
-                drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= r.top_p
-                row = row.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
-            probs = torch.softmax(row, dim=-1)
-            tokens[i] = torch.multinomial(probs, 1, generator=generators[i])[0]
+        sampled = [row for row, r in enumerate(requests) if r.temperature > 0]
+        if not sampled:
+            return tokens
+        index = torch.tensor(sampled, device=logits.device)
+        chosen = [requests[row] for row in sampled]
+        temperature = torch.tensor([r.temperature for r in chosen], device=logits.device)[:, None]
+        scores = logits[index] / temperature
+        top_k = torch.tensor([r.top_k if r.top_k > 0 else scores.shape[-1] for r in chosen], device=logits.device)
+        if bool((top_k < scores.shape[-1]).any()):
+            kth = torch.sort(scores, dim=-1, descending=True).values.gather(1, (top_k.clamp(max=scores.shape[-1]) - 1)[:, None])
+            scores = scores.masked_fill(scores < kth, float("-inf"))
+        top_p = torch.tensor([r.top_p for r in chosen], device=logits.device)[:, None]
+        if bool((top_p < 1.0).any()):
+            sorted_scores, order = torch.sort(scores, dim=-1, descending=True)
+            sorted_probs = torch.softmax(sorted_scores, dim=-1)
+            # Drop a token once the mass before it already reaches top_p (the most likely token always stays).
+            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= top_p
+            scores = scores.masked_fill(torch.zeros_like(drop).scatter(1, order, drop), float("-inf"))
+        probs = torch.softmax(scores, dim=-1)
+        for k, row in enumerate(sampled):
+            tokens[row] = torch.multinomial(probs[k], 1, generator=generators[row])[0]
         return tokens
 
     def _generator(self, request: SegmentRequest) -> torch.Generator | None:
