@@ -33,23 +33,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from _timing import best_time  # benchmarks/ is on sys.path when a script runs
+
 import tts
 from tts.engines.base import SegmentRequest
 from tts.strategies import BudgetForcing
 from tts.testing import build_tiny_model, sample_questions
 
 BUDGET, IGNORES, ANSWER = 384, 4, 32
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Run once to warm up, then return the fastest of ``repeats`` runs and the last result."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def make_questions(tokenizer: Any, n: int, prompt_tokens: int) -> list[str]:

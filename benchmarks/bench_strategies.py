@@ -14,26 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
+from _timing import best_time  # benchmarks/ is on sys.path when a script runs
 
 import tts
 from tts.strategies import BudgetForcing, MajorityVoting, RejectionSampling
 from tts.testing import build_tiny_model, sample_questions
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Run once to warm up, then return the fastest of ``repeats`` runs and the last result."""
-    result = fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def bench_voting(engine: Any, repeats: int, n: int = 16) -> dict[str, float]:

@@ -44,17 +44,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Engines import their heavy backends; load them only when asked for.
-    if name == "HFEngine":
-        from .engines.hf import HFEngine
+    # Engines import their heavy backends; tts.engines loads them only when asked for.
+    if name in ("HFEngine", "VLLMEngine", "OpenAIEngine"):
+        from . import engines
 
-        return HFEngine
-    if name == "VLLMEngine":
-        from .engines.vllm import VLLMEngine
-
-        return VLLMEngine
-    if name == "OpenAIEngine":
-        from .engines.openai import OpenAIEngine
-
-        return OpenAIEngine
+        return getattr(engines, name)
     raise AttributeError(f"module 'tts' has no attribute {name!r}")

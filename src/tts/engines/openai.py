@@ -128,15 +128,19 @@ class OpenAIEngine:
                 for index in group:
                     failed[requests[index].key] = str(exc)
         if failed:
-            first_key, first_error = next(iter(failed.items()))
-            raise SegmentRequestsFailed(
-                f"{len(failed)} of {len(requests)} requests to {self._url_for(first_key)} failed ({len(completed)} "
-                f"completed); first: request {first_key!r} {first_error}. Check that the server is running and "
-                f"reachable, or raise max_retries / deadline.",
-                completed,
-                failed,
-            )
+            raise self._failure(f"{len(failed)} of {len(requests)}", completed, failed)
         return [o for o in outputs if o is not None]
+
+    def _failure(self, count: str, completed: dict[str, SegmentOutput], failed: dict[str, str]) -> SegmentRequestsFailed:
+        """The error for requests that failed for good, naming the server, the first request and its cause."""
+        first_key, first_error = next(iter(failed.items()))
+        return SegmentRequestsFailed(
+            f"{count} requests to {self._url_for(first_key)} failed ({len(completed)} completed); first: request "
+            f"{first_key!r} {first_error}. Check that the server is running and reachable, or raise max_retries / "
+            f"deadline.",
+            completed,
+            failed,
+        )
 
     def open_stream(self) -> _OpenAIStream:
         """Segments sent as soon as they are submitted; each completion is returned as soon as it arrives."""
@@ -416,14 +420,7 @@ class _OpenAIStream:
             self.engine._count(usage, outputs)
             finished.extend(zip(group, outputs))
         if failed:
-            first_key, first_error = next(iter(failed.items()))
-            raise SegmentRequestsFailed(
-                f"{len(failed)} requests to {self.engine._url_for(first_key)} failed ({len(finished)} completed in the "
-                f"same wait); first: request {first_key!r} {first_error}. Check that the server is running and "
-                f"reachable, or raise max_retries / deadline.",
-                {r.key: o for r, o in finished},
-                failed,
-            )
+            raise self.engine._failure(str(len(failed)), {r.key: o for r, o in finished}, failed)
         return finished
 
     def close(self) -> None:
