@@ -12,13 +12,16 @@ Lifecycle of a run::
     tts_register_strategies      (once per process, to build the registry of strategy classes)
     tts_configure                (once per run)
     tts_shape_prompt             (once per problem)
-    repeat until every sample is done:
-        tts_segment_params       (per active sample, before its next segment)
-        ... engine generates one segment for all active samples in one batch ...
-        tts_segment_end          (per active sample: what happens next)
-        tts_accept_sample        (per sample that just finished)
+    for every sample, until it is done:
+        tts_segment_params       (before each of its segments)
+        ... the engine generates the segment, batched with other samples' segments ...
+        tts_segment_end          (after each of its segments: what happens next)
+        tts_accept_sample        (when it has finished)
     tts_aggregate                (once per problem)
     tts_event                    (whenever a segment or intervention is recorded)
+
+On HF all active samples advance in synchronous rounds; on streaming engines (vLLM, servers) a sample's
+next segment starts as soon as its last one is decided, so calls for different samples interleave.
 """
 
 from __future__ import annotations
