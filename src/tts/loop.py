@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from .engines.base import Engine, SegmentOutput, SegmentRequest, open_stream
 from .errors import ConfigError, EngineError, PromptTooLongError, StrategyError
 from .plugins import TTSPluginManager
-from .records import Event, ProblemResult, SampleResult
+from .records import Event, ProblemResult
 from .state import (
     Continue,
     Decision,
@@ -375,29 +375,10 @@ class DecodingLoop:
             question=question,
             prompt=prompt[0],
             prompt_token_ids=prompt[1],
-            samples=[self._sample_result(s) for s in mine],
+            samples=[s.to_result(self.config.format, self.config.logprobs) for s in mine],
             answer=aggregation.answer,
             aggregation=aggregation.details,
             seconds=seconds,
-        )
-
-    def _sample_result(self, sample: SampleState) -> SampleResult:
-        fmt = self.config.format
-        extra = {k: v for k, v in sample.store.items() if not k.startswith("_")}
-        return SampleResult(
-            token_ids=list(sample.token_ids),
-            thinking_token_ids=sample.thinking_token_ids,
-            answer_token_ids=sample.answer_token_ids,
-            thinking_text=fmt.decode(sample.thinking_token_ids),
-            answer_text=fmt.decode(sample.answer_token_ids),
-            thinking_finish_reason=sample.thinking_finish_reason or "stop",
-            answer_finish_reason=sample.answer_finish_reason or "stop",
-            events=sample.events,
-            accepted=sample.accepted,
-            attempts=sample.attempt,
-            rejections=list(sample.store.get("_loop", {}).get("rejected", [])),
-            logprobs=sample.logprobs if self.config.logprobs else None,
-            extra=extra,
         )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .formats import BoundFormat
-from .records import Event, Phase
+from .records import Event, Phase, SampleResult
 
 
 @dataclass
@@ -132,6 +132,24 @@ class SampleState:
     def answer_token_ids(self) -> list[int]:
         """The answer phase of the stream."""
         return [] if self.answer_start is None else self.token_ids[self.answer_start :]
+
+    def to_result(self, fmt: BoundFormat, with_logprobs: bool) -> SampleResult:
+        """The finished sample as a JSON-friendly record; strategies' ``store`` entries become ``extra``."""
+        return SampleResult(
+            token_ids=list(self.token_ids),
+            thinking_token_ids=self.thinking_token_ids,
+            answer_token_ids=self.answer_token_ids,
+            thinking_text=fmt.decode(self.thinking_token_ids),
+            answer_text=fmt.decode(self.answer_token_ids),
+            thinking_finish_reason=self.thinking_finish_reason or "stop",
+            answer_finish_reason=self.answer_finish_reason or "stop",
+            events=self.events,
+            accepted=self.accepted,
+            attempts=self.attempt,
+            rejections=list(self.store.get("_loop", {}).get("rejected", [])),
+            logprobs=self.logprobs if with_logprobs else None,
+            extra={k: v for k, v in self.store.items() if not k.startswith("_")},
+        )
 
 
 @dataclass(frozen=True)
