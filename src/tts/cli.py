@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError, StrategyError, TTSError
+from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
     "How many r's are in the word raspberry?",
@@ -173,6 +174,7 @@ def _run_command(args: argparse.Namespace) -> int:
     # Settings fail before any model is built or loaded.
     get_format(args.think_format)
     strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
+    check_conflicts(strategies)
     questions, model = _questions_and_model(args)
     if args.output and args.output.exists() and args.output.stat().st_size and not args.resume:
         raise TTSError(f"output {str(args.output)!r} already exists; pass --resume to continue it or choose another path.")
@@ -281,12 +283,18 @@ def _print_summary(results: list[Any], demo: bool) -> None:
     if demo:
         print("(built-in tiny model with random weights: its text is noise, its token accounting is real)")
     for r in results:
+        answer = repr((r.answer or "").replace("\n", " ")[:60]) if r.answer else "no answer"
+        if len(r.samples) > 1:
+            thinking = sum(s.num_thinking_tokens for s in r.samples) / len(r.samples)
+            accepted = sum(s.accepted for s in r.samples)
+            print(f"[{r.index}] {len(r.samples)} samples ({accepted} accepted), {thinking:.0f} thinking tokens on "
+                  f"average; answer: {answer}")
+            continue
         s = r.samples[0]
         ignores = sum(e.kind == "inject" for e in s.events)
-        answer = (r.answer or "").replace("\n", " ")
         print(
             f"[{r.index}] thinking {s.num_thinking_tokens} tokens ({s.thinking_finish_reason}, {ignores} ignores), "
-            f"answer {s.num_answer_tokens} tokens ({s.answer_finish_reason}): {answer[:60]!r}"
+            f"answer {s.num_answer_tokens} tokens ({s.answer_finish_reason}): {answer}"
         )
 
 
