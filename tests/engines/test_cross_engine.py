@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import tts
-from tts.strategies import BudgetForcing
+from tts.strategies import BudgetForcing, MajorityVoting, RejectionSampling, StepConditionalControl
 from tts.testing import sample_questions
 
 
@@ -86,15 +86,8 @@ def test_seeded_sampling_is_reproducible_on_each_engine(engine) -> None:
     assert [_record(r) for r in runs[0]] == [_record(r) for r in runs[1]]
 
 
-def _optional_strategy(name: str) -> Any:
-    cls = getattr(tts.strategies, name, None)
-    if cls is None:
-        pytest.skip(f"tts.strategies.{name} is not in this checkout")
-    return cls
-
-
 def test_majority_voting_with_budget_forcing(engine) -> None:
-    voting = _optional_strategy("MajorityVoting")(n=4)
+    voting = MajorityVoting(n=4)
     results = tts.run(engine, sample_questions(2), strategies=[voting, BudgetForcing(max_thinking_tokens=32)], seed=3,
                       max_answer_tokens=8)
     for result in results:
@@ -104,7 +97,7 @@ def test_majority_voting_with_budget_forcing(engine) -> None:
 
 
 def test_rejection_sampling_accepts_only_within_the_cap(engine) -> None:
-    rs = _optional_strategy("RejectionSampling")(max_thinking_tokens=40, max_attempts=3)
+    rs = RejectionSampling(max_thinking_tokens=40, max_attempts=3)
     results = tts.run(engine, sample_questions(4), strategies=[rs], seed=5, max_answer_tokens=8)
     for result in results:
         for s in result.samples:
@@ -114,7 +107,7 @@ def test_rejection_sampling_accepts_only_within_the_cap(engine) -> None:
 
 
 def test_step_conditional_with_budget_forcing_stops_on_a_string(engine) -> None:
-    scc = _optional_strategy("StepConditionalControl")(num_steps=3)
+    scc = StepConditionalControl(num_steps=3)
     results = tts.run(engine, sample_questions(4), strategies=[scc, BudgetForcing(max_thinking_tokens=64)], max_answer_tokens=8)
     for result in results:
         s = result.samples[0]
