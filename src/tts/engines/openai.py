@@ -23,11 +23,7 @@ kept-alive connection per worker thread), so ``import tts`` stays light.
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
-import socket
-import threading
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,22 +32,11 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError, EngineError
 from ._common import SegmentRequestsFailed, check_requests, group_requests, new_stats, normalise, segment_seed
-from ._retry import RetriesExhausted, RetryableError, RetryPolicy, call_with_retries
+from ._http import JSONClient, Refused
+from ._retry import RetriesExhausted, RetryPolicy, call_with_retries
 from .base import SegmentOutput, SegmentRequest
 
 PROMPT_FORMATS = ("auto", "token_ids", "text")
-#: Errors of a kept-alive connection the server closed while idle; worth one immediate reconnect.
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest)
-
-
-class _Refused(Exception):
-    """The server answered 4xx to a request: retrying will not help."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-
-
 class OpenAIEngine:
     """Drive one or more OpenAI-compatible servers through their completions endpoint.
 
@@ -99,7 +84,7 @@ class OpenAIEngine:
         self.prompt_format = prompt_format
         self.extra_body = dict(extra_body or {})
         self.max_concurrency = max_concurrency
-        self._local = threading.local()
+        self._http = JSONClient(self.api_key, self.timeout)
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tts-openai")
         served = self._models()
         self.model = model or os.environ.get("TTS_OPENAI_MODEL") or _only_model(served, self.base_urls[0])
@@ -124,7 +109,7 @@ class OpenAIEngine:
                 for index, output in zip(group, group_outputs):
                     outputs[index] = completed[requests[index].key] = output
                 self._count(usage, group_outputs)
-            except (RetriesExhausted, _Refused, EngineError) as exc:
+            except (RetriesExhausted, Refused, EngineError) as exc:
                 for index in group:
                     failed[requests[index].key] = str(exc)
         if failed:
@@ -174,15 +159,15 @@ class OpenAIEngine:
         use_text = self.prompt_format == "text"
         body = self._body(r, len(group), use_text)
         try:
-            response = call_with_retries(lambda left: self._post(url, body, left), self.retry)
-        except _Refused as exc:
+            response = call_with_retries(lambda left: self._http.request(url, body, left), self.retry)
+        except Refused as exc:
             if self.prompt_format != "auto" or use_text or exc.status not in (400, 422):
                 raise
             # A server that does not take token-id prompts: fall back to text for the rest of the engine's life.
             self.prompt_format = "text"
             use_text = True
             body = self._body(r, len(group), use_text)
-            response = call_with_retries(lambda left: self._post(url, body, left), self.retry)
+            response = call_with_retries(lambda left: self._http.request(url, body, left), self.retry)
         choices = sorted(response.get("choices") or [], key=lambda c: int(c.get("index", 0)))
         if len(choices) != len(group):
             raise EngineError(f"the server returned {len(choices)} choices for {len(group)} samples: {str(response)[:200]}")
@@ -237,61 +222,6 @@ class OpenAIEngine:
     def _url_for(self, key: str) -> str:
         return self.base_urls[zlib.crc32(key.encode()) % len(self.base_urls)]
 
-    def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
-
-    def _post(self, url: str, body: dict[str, Any] | None, time_left: float) -> dict[str, Any]:
-        """One attempt: POST (GET when ``body`` is None) and parse JSON; classify failures for the retry loop."""
-        parts = urlsplit(url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        timeout = min(self.timeout, time_left)
-        data = json.dumps(body).encode() if body is not None else None
-        for fresh in (False, True):
-            conn = self._connection(parts.scheme, parts.netloc, timeout)
-            reused = conn.sock is not None
-            try:
-                conn.request("POST" if data is not None else "GET", path, body=data, headers=self._headers())
-                response = conn.getresponse()
-                payload = response.read()
-                break
-            except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, dropped mid-response
-                self._drop_connection(parts.netloc)
-                if reused and not fresh and isinstance(exc, _STALE):
-                    continue  # the server closed an idle kept-alive connection: reconnect once, no backoff
-                kind = "timed out" if isinstance(exc, (TimeoutError, socket.timeout)) else type(exc).__name__
-                raise RetryableError(f"{kind} ({exc})") from exc
-        status = response.status
-        if status == 429 or status >= 500 or status == 408:
-            raise RetryableError(f"HTTP {status}: {_message(payload)}", _retry_after(response.getheader("Retry-After")))
-        if status >= 400:
-            raise _Refused(status, _message(payload))
-        try:
-            parsed = json.loads(payload)
-        except ValueError as exc:
-            raise RetryableError(f"HTTP {status} with a body that is not JSON: {payload[:200]!r}") from exc
-        if not isinstance(parsed, dict):
-            raise EngineError(f"the server at {url} answered {str(parsed)[:200]}, not a JSON object.")
-        return parsed
-
-    def _connection(self, scheme: str, netloc: str, timeout: float) -> http.client.HTTPConnection:
-        conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("conns", {})
-        conn = conns.get(netloc)
-        if conn is None:
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            conn = conns[netloc] = cls(netloc, timeout=timeout)
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
-        return conn
-
-    def _drop_connection(self, netloc: str) -> None:
-        conn = self._local.__dict__.get("conns", {}).pop(netloc, None)
-        if conn is not None:
-            conn.close()
-
     def _models(self) -> list[dict[str, Any]]:
         """Ask every server for its models (a short, bounded wait): it checks the URLs before any real work."""
         policy = RetryPolicy(max_retries=2, initial_backoff=0.5, max_backoff=2.0, deadline=min(30.0, self.retry.deadline))
@@ -299,11 +229,11 @@ class OpenAIEngine:
         for base in self.base_urls:
 
             def get_models(left: float, base: str = base) -> dict[str, Any]:
-                return self._post(base + "/models", None, min(left, 10.0))
+                return self._http.request(base + "/models", None, min(left, 10.0))
 
             try:
                 answer = call_with_retries(get_models, policy)
-            except (RetriesExhausted, _Refused) as exc:
+            except (RetriesExhausted, Refused) as exc:
                 raise EngineError(
                     f"could not reach the OpenAI-compatible server at {base}: {exc}; start the server or fix base_url."
                 ) from exc
@@ -369,28 +299,6 @@ def _load_tokenizer(tokenizer: Any, model: str) -> Any:
         ) from exc
 
 
-def _message(payload: bytes) -> str:
-    try:
-        parsed = json.loads(payload)
-    except ValueError:
-        return payload[:300].decode(errors="replace")
-    if isinstance(parsed, dict):
-        error = parsed.get("error", parsed)
-        if isinstance(error, dict):
-            return str(error.get("message", error))[:300]
-        return str(error)[:300]
-    return str(parsed)[:300]
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 class _OpenAIStream:
     """Requests in flight on the engine's thread pool, returned as they complete."""
 
@@ -414,7 +322,7 @@ class _OpenAIStream:
             group = self._futures.pop(future)
             try:
                 outputs, usage = future.result()
-            except (RetriesExhausted, _Refused, EngineError) as exc:
+            except (RetriesExhausted, Refused, EngineError) as exc:
                 failed.update((r.key, str(exc)) for r in group)
                 continue
             self.engine._count(usage, outputs)
