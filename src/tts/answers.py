@@ -184,10 +184,15 @@ def _math_verify_pair(a: str, b: str) -> bool:  # runs in the worker process
 
 
 @lru_cache(maxsize=1)
+def math_verify_equivalence() -> MathVerifyEquivalence:
+    """The process-wide math-verify equivalence: one worker process, however many votes are grouped."""
+    return MathVerifyEquivalence()
+
+
 def default_equivalence() -> Equivalence:
     """math-verify (with a timeout) when installed, else the built-in rational/text comparison."""
     try:
-        return MathVerifyEquivalence()
+        return math_verify_equivalence()
     except ImportError:
         return simple_equivalent
 

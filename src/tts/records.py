@@ -114,8 +114,8 @@ class ProblemResult:
         samples: One record per sample (one unless a strategy asks for more).
         answer: The aggregated answer (the first sample's answer text unless a strategy aggregates).
         aggregation: Details of the aggregation (votes, counts), empty by default.
-        seconds: Wall time of the run this problem was part of, divided evenly is meaningless, so this is
-            the time from the run's start until this problem's last sample finished.
+        seconds: Time from the start of the run until this problem's last sample finished (problems are
+            generated together, so this is when its result was ready, not a cost of its own).
     """
 
     index: int

@@ -107,3 +107,11 @@ def test_fake_engine_without_answers_records_no_answer(tokenizer) -> None:
     engine = FakeEngine(tokenizer, [[tokenizer.convert_tokens_to_ids("<|im_start|>")], tokenizer.encode("\nblah<|im_end|>")])
     r = tts.run(engine, ["q"], strategies=[MajorityVoting(n=2, equivalence="simple")], max_answer_tokens=8)[0]
     assert r.answer is None and r.aggregation["no_answer"] == 2
+
+
+def test_math_verify_worker_is_shared_across_problems(tokenizer) -> None:
+    pytest.importorskip("math_verify")
+    strategy = MajorityVoting(n=2, equivalence="math-verify")
+    assert strategy._equivalence() is strategy._equivalence()  # one worker process per run, not per problem
+    agg = strategy.tts_aggregate(0, [], RunConfig(format=tts.S1.bind(tokenizer), context_length=4096))
+    assert agg.answer is None

@@ -9,6 +9,7 @@ A strategy is a plain object whose ``tts_*`` methods implement hooks from :mod:`
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any, ClassVar
 
@@ -68,13 +69,13 @@ class Strategy:
 def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
     """Turn a command-line string into ``hint``'s type (int, float, bool, str, lists and optionals)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         if raw.lower() in ("none", "null", ""):
             return None
-        # "a|b" means a list when the field can hold one; otherwise try the plain types first.
-        is_list = [typing.get_origin(a) in (list, tuple) for a in args]
-        ordered = sorted(args, key=lambda a: typing.get_origin(a) not in (list, tuple)) if "|" in raw else [
-            a for a, listy in zip(args, is_list) if not listy] + [a for a, listy in zip(args, is_list) if listy]
+        # "a|b" means a list when the field can hold one; otherwise the plain types are tried first.
+        listy = [a for a in args if typing.get_origin(a) in (list, tuple)]
+        plain = [a for a in args if a not in listy]
+        ordered = listy + plain if "|" in raw else plain + listy
         for option in ordered:
             try:
                 return _convert(strategy, key, raw, option)

@@ -23,9 +23,10 @@ from typing import Any
 
 from ..answers import (
     Equivalence,
-    MathVerifyEquivalence,
+    default_equivalence,
     extract_answer,
     group_answers,
+    math_verify_equivalence,
     normalize,
     simple_equivalent,
 )
@@ -111,9 +112,7 @@ class MajorityVoting(Strategy):
         if self.equivalence == "simple":
             return simple_equivalent
         if self.equivalence == "math-verify":
-            return MathVerifyEquivalence()
-        from ..answers import default_equivalence
-
+            return math_verify_equivalence()  # shared: one worker process for the whole run, not one per problem
         return default_equivalence()
 
 
