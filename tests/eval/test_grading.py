@@ -82,7 +82,8 @@ def test_gpqa_letters(text: str, letter: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["I think it is Argon.", "A noble gas. Because Both are Correct.", "",
-                                  "Answer: After weighing it, neon", "\\boxed{E}"])
+                                  "Answer: After weighing it, neon", "\\boxed{E}",
+                                  "So the answer is a bit unclear", "answer: b"])
 def test_gpqa_without_letter_is_wrong_and_flagged_never_a_default(text: str) -> None:
     assert gpqa_letter(text) is None
     for gold in "ABCD":
@@ -154,3 +155,31 @@ def test_grade_record_is_json_ready() -> None:
     record = grade(Problem("a", "q", "023", "aime"), "\\boxed{23}").to_dict()
     assert record == {"extracted": "23", "reference": "023", "correct": True, "method": "aime-integer",
                       "failure": None}
+
+
+def test_without_math_verify_the_instant_checks_still_grade(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tts.errors import MissingDependencyError
+    from tts.eval import grading
+
+    def missing() -> None:
+        raise MissingDependencyError("math-verify is not installed")
+
+    monkeypatch.setattr(grading, "shared_worker", missing)
+    assert grade(math("\\frac{1}{2}"), "\\boxed{0.5}").method == "rational"
+    g = grade(math("x+1"), "\\boxed{1+x}")
+    assert not g.correct and g.method == "rational (math-verify not installed)" and g.failure is None
+
+
+def test_a_worker_killed_from_outside_is_replaced() -> None:
+    pytest.importorskip("math_verify")
+    from tts.mathverify import MathVerifyWorker
+
+    worker = MathVerifyWorker()
+    try:
+        assert worker.call("equivalent", ["\\sqrt{4}", "2"], SLACK) is True
+        assert worker._proc is not None
+        worker._proc.kill()
+        worker._proc.wait()
+        assert worker.call("grade", ["\\frac{1}{2}", "\\boxed{2/4}"], SLACK)["correct"] is True
+    finally:
+        worker.close()
