@@ -135,6 +135,17 @@ def test_unknown_benchmark_gets_a_suggestion(tmp_path: Path, name: str, message:
         load_benchmark(tmp_path / name if "." in name else name)
 
 
+def test_registering_a_benchmark_is_one_line(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "sums.jsonl", [{"question": "What is 3 + 9 + 8?", "answer": "20"}])
+    register_benchmark(BenchmarkSpec("sums_test", grader="exact", data_file=str(path)))
+    try:
+        bench = load_benchmark("sums_test")
+    finally:
+        del BENCHMARKS["sums_test"]
+    assert bench.name == "sums_test" and bench.problems[0].grader == "exact"
+    assert grade_many(bench.problems, ["Answer: 20"])[0].correct
+
+
 def test_hub_path_reads_a_local_dataset_through_datasets(tmp_path: Path) -> None:
     pytest.importorskip("datasets")
     folder = tmp_path / "hub_copy"
