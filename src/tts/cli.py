@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, StrategyError, TTSError
+from .errors import ConfigError, DataError, StrategyError, TTSError
 from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
@@ -116,10 +116,12 @@ def strategies_help() -> str:
     import dataclasses
 
     from .plugins import strategy_registry
+    from .settings import describe, type_hints
 
     lines = ["strategies (-s NAME:setting=value,...):"]
     for name, cls in sorted(strategy_registry().items()):
         lines.append(f"  {name}: {cls.summary}")
+        hints = type_hints(cls)
         for f in cls.settings():
             if f.default is not dataclasses.MISSING:
                 default = f.default
@@ -128,7 +130,9 @@ def strategies_help() -> str:
             else:
                 default = "required"
             default = default if len(repr(default)) < 60 else type(default).__name__
-            lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}")
+            bounded = any(key in f.metadata for key in ("min", "max", "above", "choices"))
+            allowed = f" [{describe(hints.get(f.name, Any), f.metadata)}]" if bounded else ""
+            lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}{allowed}")
     return "\n".join(lines)
 
 
@@ -150,19 +154,24 @@ def read_questions(path: Path, field: str) -> list[str]:
     """Questions from a JSONL file (a string per line, or an object with ``field``)."""
     if not path.exists():
         raise DataError(f"input file {str(path)!r} does not exist; pass a JSONL file with one question per line.")
+    if path.is_dir():
+        raise DataError(f"input {str(path)!r} is a directory; pass a JSONL file with one question per line.")
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"input file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL.") from None
     questions = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON value per line.") from None
-            question = row.get(field) if isinstance(row, dict) else row
-            if not isinstance(question, str) or not question.strip():
-                raise DataError(f"{path}:{number} has no non-empty string {field!r}; set --question-field to the right key.")
-            questions.append(question)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON value per line.") from None
+        question = row.get(field) if isinstance(row, dict) else row
+        if not isinstance(question, str) or not question.strip():
+            raise DataError(f"{path}:{number} has no non-empty string {field!r}; set --question-field to the right key.")
+        questions.append(question)
     return questions
 
 
@@ -176,6 +185,7 @@ def _run_command(args: argparse.Namespace) -> int:
     strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
     check_conflicts(strategies)
     questions, model = _questions_and_model(args)
+    _check_paths(args, model)
     if args.output and args.output.exists() and args.output.stat().st_size and not args.resume:
         raise TTSError(f"output {str(args.output)!r} already exists; pass --resume to continue it or choose another path.")
     done = _already_done(args.output) if args.resume and args.output else set()
@@ -188,7 +198,7 @@ def _run_command(args: argparse.Namespace) -> int:
     engine = _build_engine(args, model)
     options = dict(
         think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-        seed=args.seed, max_answer_tokens=args.max_answer_tokens or (64 if args.demo else 32768), system_prompt=args.system_prompt,
+        seed=args.seed, max_answer_tokens=_max_answer_tokens(args), system_prompt=args.system_prompt,
         progress=not args.no_progress,
     )
     for start in range(0, len(todo), args.chunk_size):
@@ -233,6 +243,23 @@ def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
     if args.engine != "openai":
         options["dtype"] = args.dtype
     return build_engine(args.engine, model, **options)
+
+
+def _max_answer_tokens(args: argparse.Namespace) -> int:
+    """--max-answer-tokens, or its default; 0 stays 0 (and fails as a budget) instead of meaning the default."""
+    if args.max_answer_tokens is not None:
+        return int(args.max_answer_tokens)
+    return 64 if args.demo else 32768
+
+
+def _check_paths(args: argparse.Namespace, model: str | None) -> None:
+    """Paths that cannot work fail before any model loads."""
+    if args.output is not None and args.output.is_dir():
+        raise DataError(f"--output {str(args.output)!r} is a directory; pass a file path such as "
+                        f"{str(args.output / 'results.jsonl')!r}.")
+    if model and args.engine != "openai" and Path(model).is_dir() and not (Path(model) / "config.json").is_file():
+        raise ConfigError(f"model directory {model!r} has no config.json; pass a directory written by "
+                          "save_pretrained, or a hub id.")
 
 
 def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | None]:

@@ -7,6 +7,8 @@ what a value may be, and the field's metadata may narrow it:
     One line shown by ``tts run --help`` and ``tts strategies``.
 ``min`` / ``max``
     Inclusive bounds of a number (of every number, for a list of numbers).
+``above``
+    An exclusive lower bound (``above=0``: strictly positive, as a learning rate).
 ``choices``
     The strings (or other values) allowed.
 ``finite``
@@ -46,6 +48,7 @@ def setting(
     default_factory: Any = _MISSING,
     min: float | None = None,
     max: float | None = None,
+    above: float | None = None,
     choices: collections.abc.Iterable[Any] | None = None,
     finite: bool = True,
     error: type[TTSError] | None = None,
@@ -56,6 +59,8 @@ def setting(
         metadata["min"] = min
     if max is not None:
         metadata["max"] = max
+    if above is not None:
+        metadata["above"] = above
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if error is not None:
@@ -131,7 +136,9 @@ def describe(hint: Any, metadata: collections.abc.Mapping[str, Any] | None = Non
 
 def _describe_number(hint: type, meta: collections.abc.Mapping[str, Any]) -> str:
     noun = "an integer" if hint is int else ("a finite number" if meta.get("finite", True) else "a number")
-    low, high = meta.get("min"), meta.get("max")
+    low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
+    if above is not None:
+        return f"{noun} > {above}" + (f" and <= {high}" if high is not None else "")
     if low is not None and high is not None:
         return f"{noun} from {low} to {high}"
     if low is not None:
@@ -180,8 +187,10 @@ def _fits(value: Any, hint: Any, meta: dict[str, Any]) -> bool:
 def _in_range(value: float, meta: dict[str, Any]) -> bool:
     if isinstance(value, float) and (math.isnan(value) or (meta.get("finite", True) and math.isinf(value))):
         return False
-    low, high = meta.get("min"), meta.get("max")
-    return (low is None or value >= low) and (high is None or value <= high) and _in_choices(value, meta)
+    low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
+    if (above is not None and value <= above) or (low is not None and value < low):
+        return False
+    return (high is None or value <= high) and _in_choices(value, meta)
 
 
 def _in_choices(value: Any, meta: dict[str, Any]) -> bool:

@@ -31,10 +31,11 @@ def _setting(text: str) -> tuple[str, Any]:
 
 def _add_finetune(subparsers: Any) -> None:
     p = subparsers.add_parser("finetune", help="SFT a model on s1K-style data with the s1 recipe (trl)")
-    p.add_argument("--model", required=True, help="base model: local path or hub id")
-    p.add_argument("--data", required=True, help=".jsonl / .json / .parquet file or datasets hub name")
+    # Required, but checked in run_finetune so that a missing one is a one-line error like every other.
+    p.add_argument("--model", help="base model: local path or hub id (required)")
+    p.add_argument("--data", help=".jsonl / .json / .parquet file or datasets hub name (required)")
     p.add_argument(
-        "--output", required=True, help="directory for the finetuned model (appears only when complete)"
+        "--output", help="directory for the finetuned model, appears only when complete (required)"
     )
     p.add_argument("--preset", default="s1", help="recipe preset: s1 or s1.1 (default s1)")
     p.add_argument("--think-format", default="s1", help="s1 or think-tags (default s1)")
@@ -72,6 +73,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     """Train, save, and print a summary; return 0."""
     from .sft import finetune
 
+    for flag in ("model", "data", "output"):
+        if not getattr(args, flag):
+            raise ConfigError(f"tts finetune needs --{flag}; see tts finetune --help.")
     overrides: dict[str, Any] = dict(args.set)
     for name in ("max_length", "num_train_epochs", "learning_rate", "global_batch_size",
                  "per_device_train_batch_size", "max_steps"):  # fmt: skip
@@ -155,6 +159,7 @@ def run_select(args: argparse.Namespace) -> int:
     from .selection import select
 
     start = time.monotonic()
+    _check_output_file(Path(args.output))
     rows = load_rows(args.data)
     stages = _stages(args)
 
@@ -171,6 +176,14 @@ def run_select(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"selected {len(result.rows)} of {len(rows)} rows in {time.monotonic() - start:.1f}s; wrote {out}")
     return 0
+
+
+def _check_output_file(out: Path) -> None:
+    """Fail before the (slow) selection if the rows could not be written to ``out``."""
+    if out.is_dir():
+        raise ConfigError(f"--output {str(out)!r} is a directory; pass a file path such as {str(out / 'selected.jsonl')!r}.")
+    if not out.parent.is_dir():
+        raise ConfigError(f"the directory of --output {str(out)!r} does not exist; create {str(out.parent)!r} first.")
 
 
 def add_finetune_commands(subparsers: Any) -> None:
