@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, DataError, StrategyError, TTSError
+from .errors import BudgetError, ConfigError, DataError, StrategyError, TTSError
 from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
@@ -186,6 +186,7 @@ def _run_command(args: argparse.Namespace) -> int:
     check_conflicts(strategies)
     questions, model = _questions_and_model(args)
     _check_paths(args, model)
+    max_answer_tokens = _max_answer_tokens(args)
     if args.output and args.output.exists() and args.output.stat().st_size and not args.resume:
         raise TTSError(f"output {str(args.output)!r} already exists; pass --resume to continue it or choose another path.")
     done = _already_done(args.output) if args.resume and args.output else set()
@@ -198,7 +199,7 @@ def _run_command(args: argparse.Namespace) -> int:
     engine = _build_engine(args, model)
     options = dict(
         think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-        seed=args.seed, max_answer_tokens=_max_answer_tokens(args), system_prompt=args.system_prompt,
+        seed=args.seed, max_answer_tokens=max_answer_tokens, system_prompt=args.system_prompt,
         progress=not args.no_progress,
     )
     for start in range(0, len(todo), args.chunk_size):
@@ -247,9 +248,12 @@ def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
 
 def _max_answer_tokens(args: argparse.Namespace) -> int:
     """--max-answer-tokens, or its default; 0 stays 0 (and fails as a budget) instead of meaning the default."""
-    if args.max_answer_tokens is not None:
-        return int(args.max_answer_tokens)
-    return 64 if args.demo else 32768
+    from .settings import MAX_TOKENS, check_setting
+
+    if args.max_answer_tokens is None:
+        return 64 if args.demo else 32768
+    check_setting("--max-answer-tokens", args.max_answer_tokens, int, {"min": 1, "max": MAX_TOKENS}, error=BudgetError)
+    return int(args.max_answer_tokens)
 
 
 def _check_paths(args: argparse.Namespace, model: str | None) -> None:

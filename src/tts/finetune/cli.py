@@ -71,7 +71,7 @@ def _add_finetune(subparsers: Any) -> None:
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Train, save, and print a summary; return 0."""
-    from .sft import finetune
+    from .sft import finetune, recipe
 
     for flag in ("model", "data", "output"):
         if not getattr(args, flag):
@@ -83,6 +83,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.use_cpu:
         overrides["use_cpu"] = True
+    recipe(args.preset, **overrides)  # bad names and numbers fail before the data or the model loads
     result = finetune(
         args.model, args.data, args.output, overwrite=args.overwrite, preset=args.preset,
         think_format=args.think_format, trace_source=args.trace_source, allow_truncation=args.allow_truncation,
