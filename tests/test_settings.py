@@ -108,6 +108,11 @@ def test_run_wide_settings_are_bounded(hf_engine: Any) -> None:
         with pytest.raises(ConfigError):
             tts.run(hf_engine, ["q"], **kwargs)
 
+    changed = MajorityVoting(n=2)
+    changed.n = 10**9  # changed after construction: checked again when the run starts
+    with pytest.raises(BudgetError, match="majority_voting.n"):
+        tts.run(hf_engine, ["q"], strategies=[changed])
+
     @dataclasses.dataclass
     class Greedy(Strategy):
         name = "greedy_many"

@@ -13,7 +13,7 @@ from .formats import ThinkFormat, get_format
 from .loop import DecodingLoop, EventCallback, ResultCallback
 from .plugins import get_strategy_class, run_plugin_manager
 from .records import ProblemResult
-from .settings import MAX_ATTEMPTS, MAX_SAMPLES, MAX_TOKENS, check_setting
+from .settings import MAX_ATTEMPTS, MAX_SAMPLES, MAX_TOKENS, check_setting, validate_settings
 from .state import RunConfig
 from .strategies.base import Strategy, check_conflicts
 
@@ -115,6 +115,9 @@ def _build_strategy(strategy: Strategy | str | Any) -> Strategy:
         raise StrategyError(
             f"{strategy!r} is not a strategy; pass an object such as tts.strategies.BudgetForcing(...) or a name."
         )
+    # Checked again here: a setting changed after construction (strategy.n = 10**9) must not slip through.
+    validate_settings(strategy)
+    strategy.validate()
     return strategy
 
 
