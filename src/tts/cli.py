@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import BudgetError, ConfigError, DataError, StrategyError, TTSError
+from .errors import BudgetError, ConfigError, DataError, StrategyConflictError, StrategyError, TTSError
 from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
@@ -182,8 +182,7 @@ def _run_command(args: argparse.Namespace) -> int:
 
     # Settings fail before any model is built or loaded.
     get_format(args.think_format)
-    strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
-    check_conflicts(strategies)
+    strategies = _parse_strategies(args)
     questions, model = _questions_and_model(args)
     _check_paths(args, model)
     max_answer_tokens = _max_answer_tokens(args)
@@ -244,6 +243,17 @@ def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
     if args.engine != "openai":
         options["dtype"] = args.dtype
     return build_engine(args.engine, model, **options)
+
+
+def _parse_strategies(args: argparse.Namespace) -> list[Any]:
+    """The ``-s`` strategies, built and checked for conflicts before any model loads."""
+    strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
+    names = [s.name for s in strategies]
+    for name in names:
+        if names.count(name) > 1:  # on the command line always a mistake: both would share one state
+            raise StrategyConflictError(f"-s {name} is given {names.count(name)} times; give it once with all its settings.")
+    check_conflicts(strategies)
+    return strategies
 
 
 def _max_answer_tokens(args: argparse.Namespace) -> int:

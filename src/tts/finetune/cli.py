@@ -160,7 +160,7 @@ def run_select(args: argparse.Namespace) -> int:
     from .selection import select
 
     start = time.monotonic()
-    _check_output_file(Path(args.output))
+    _check_output_file(Path(args.output), args.data)
     rows = load_rows(args.data)
     stages = _stages(args)
 
@@ -179,8 +179,10 @@ def run_select(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output_file(out: Path) -> None:
-    """Fail before the (slow) selection if the rows could not be written to ``out``."""
+def _check_output_file(out: Path, data: str) -> None:
+    """Fail before the (slow) selection if the rows could not be written to ``out``, or would replace the pool."""
+    if Path(data).exists() and out.resolve() == Path(data).resolve():
+        raise ConfigError(f"--output {str(out)!r} is the input pool itself; write the selection to another file.")
     if out.is_dir():
         raise ConfigError(f"--output {str(out)!r} is a directory; pass a file path such as {str(out / 'selected.jsonl')!r}.")
     if not out.parent.is_dir():

@@ -115,11 +115,6 @@ def check_conflicts(strategies: list[Strategy]) -> None:
     for index, strategy in enumerate(strategies):
         if any(strategy is other for other in strategies[:index]):
             raise StrategyError(f"strategy {strategy.name!r} is listed twice (the same object); list each instance once.")
-        if any(strategy.name == other.name for other in strategies[:index]):
-            # Two instances would share the per-sample state kept under the strategy's name.
-            raise StrategyConflictError(
-                f"strategy {strategy.name!r} is listed twice; list it once with all its settings."
-            )
         for role, what in strategy.claims().items():
             if role in owners:
                 other, other_what = owners[role]
