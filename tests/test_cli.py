@@ -49,7 +49,7 @@ def test_demo_prints_a_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     [
         (["run"], "no model given"),
         (["run", "--demo", "-s", "budget_forcng"], "did you mean 'budget_forcing'"),
-        (["run", "--demo", "-s", "budget_forcing:max_thinking_tokens=0"], "positive integer"),
+        (["run", "--demo", "-s", "budget_forcing:max_thinking_tokens=0"], "an integer from 1 to"),
         (["run", "--demo", "-s", "budget_forcing:max_thinking_tokens"], "not key=value"),
         (["run", "--demo", "--think-format", "s2"], "unknown think format"),
         (["run", "--model", "x", "--input", "/nonexistent.jsonl"], "does not exist"),

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from .defaults import DefaultBehaviour
 from .engines.base import Engine
-from .errors import ConfigError, StrategyError, require_positive_int
+from .errors import BudgetError, ConfigError, StrategyError
 from .formats import ThinkFormat, get_format
 from .loop import DecodingLoop, EventCallback, ResultCallback
 from .plugins import get_strategy_class, run_plugin_manager
 from .records import ProblemResult
+from .settings import MAX_ATTEMPTS, MAX_SAMPLES, MAX_TOKENS, check_setting, validate_settings
 from .state import RunConfig
 from .strategies.base import Strategy, check_conflicts
 
@@ -64,8 +66,8 @@ def run(
     if not questions:
         raise ConfigError("no problems given; pass at least one question.")
     _check_sampling(temperature, top_p, top_k, seed)
-    require_positive_int("max_answer_tokens", max_answer_tokens)
-    require_positive_int("max_active_samples", max_active_samples, allow_none=True)
+    check_setting("max_answer_tokens", max_answer_tokens, int, {"min": 1, "max": MAX_TOKENS}, error=BudgetError)
+    check_setting("max_active_samples", max_active_samples, int | None, {"min": 1}, error=BudgetError)
     built = [_build_strategy(s) for s in strategies]
     check_conflicts(built)
     bound = get_format(think_format).bind(engine.tokenizer)
@@ -88,8 +90,9 @@ def run(
         bar = ProgressBar()
         manager.register(bar, name="progress")
     manager.hook.tts_configure(config=config)
-    require_positive_int("samples_per_problem", config.samples_per_problem)
-    require_positive_int("max_attempts", config.max_attempts)
+    # Strategies set these in tts_configure; a plugin's typo must fail here, not exhaust memory.
+    check_setting("samples_per_problem", config.samples_per_problem, int, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
+    check_setting("max_attempts", config.max_attempts, int, {"min": 1, "max": MAX_ATTEMPTS}, error=BudgetError)
     if bar is not None:
         bar.start(total=len(questions) * config.samples_per_problem)
     loop = DecodingLoop(
@@ -112,14 +115,17 @@ def _build_strategy(strategy: Strategy | str | Any) -> Strategy:
         raise StrategyError(
             f"{strategy!r} is not a strategy; pass an object such as tts.strategies.BudgetForcing(...) or a name."
         )
+    # Checked again here: a setting changed after construction (strategy.n = 10**9) must not slip through.
+    validate_settings(strategy)
+    strategy.validate()
     return strategy
 
 
 def _check_sampling(temperature: float, top_p: float, top_k: int, seed: int | None) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise ConfigError(f"temperature must be a number >= 0, got {temperature!r}; use 0 for greedy decoding.")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature < math.inf:
+        raise ConfigError(f"temperature must be a finite number >= 0, got {temperature!r}; use 0 for greedy decoding.")
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        raise ConfigError(f"top_p must be in (0, 1], got {top_p!r}.")
+        raise ConfigError(f"top_p must be a number in (0, 1], got {top_p!r}; use 1 for no nucleus cut.")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < -1:
         raise ConfigError(f"top_k must be an integer >= 0 (0 or -1: no limit), got {top_k!r}.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError, StrategyError, TTSError
+from .errors import BudgetError, ConfigError, DataError, StrategyConflictError, StrategyError, TTSError
 from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
@@ -117,10 +117,12 @@ def strategies_help() -> str:
     import dataclasses
 
     from .plugins import strategy_registry
+    from .settings import describe, type_hints
 
     lines = ["strategies (-s NAME:setting=value,...):"]
     for name, cls in sorted(strategy_registry().items()):
         lines.append(f"  {name}: {cls.summary}")
+        hints = type_hints(cls)
         for f in cls.settings():
             if f.default is not dataclasses.MISSING:
                 default = f.default
@@ -129,7 +131,9 @@ def strategies_help() -> str:
             else:
                 default = "required"
             default = default if len(repr(default)) < 60 else type(default).__name__
-            lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}")
+            bounded = any(key in f.metadata for key in ("min", "max", "above", "choices"))
+            allowed = f" [{describe(hints.get(f.name, Any), f.metadata)}]" if bounded else ""
+            lines.append(f"      {f.name} (default {default!r}): {f.metadata.get('help', '')}{allowed}")
     return "\n".join(lines)
 
 
@@ -151,19 +155,24 @@ def read_questions(path: Path, field: str) -> list[str]:
     """Questions from a JSONL file (a string per line, or an object with ``field``)."""
     if not path.exists():
         raise DataError(f"input file {str(path)!r} does not exist; pass a JSONL file with one question per line.")
+    if path.is_dir():
+        raise DataError(f"input {str(path)!r} is a directory; pass a JSONL file with one question per line.")
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"input file {str(path)!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL.") from None
     questions = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON value per line.") from None
-            question = row.get(field) if isinstance(row, dict) else row
-            if not isinstance(question, str) or not question.strip():
-                raise DataError(f"{path}:{number} has no non-empty string {field!r}; set --question-field to the right key.")
-            questions.append(question)
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number} is not valid JSON ({exc.msg}); write one JSON value per line.") from None
+        question = row.get(field) if isinstance(row, dict) else row
+        if not isinstance(question, str) or not question.strip():
+            raise DataError(f"{path}:{number} has no non-empty string {field!r}; set --question-field to the right key.")
+        questions.append(question)
     return questions
 
 
@@ -172,16 +181,17 @@ def _run_command(args: argparse.Namespace) -> int:
 
     # Settings fail before any model is built or loaded.
     get_format(args.think_format)
-    strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
-    check_conflicts(strategies)
+    strategies = _parse_strategies(args)
     if args.chunk_size < 1:
         raise TTSError(f"--chunk-size must be at least 1, got {args.chunk_size}.")
     if args.resume and not args.output:
         raise TTSError("--resume continues an --output file; pass --output FILE.jsonl too.")
     questions, model = _questions_and_model(args)
+    _check_paths(args, model)
+    max_answer_tokens = _max_answer_tokens(args)
     options: dict[str, Any] = dict(
         think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
-        seed=args.seed, max_answer_tokens=args.max_answer_tokens or (64 if args.demo else 32768), system_prompt=args.system_prompt,
+        seed=args.seed, max_answer_tokens=max_answer_tokens, system_prompt=args.system_prompt,
         progress=not args.no_progress,
     )
     if not args.output:
@@ -275,6 +285,37 @@ def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
     if args.engine != "openai":
         options["dtype"] = args.dtype
     return build_engine(args.engine, model, **options)
+
+
+def _parse_strategies(args: argparse.Namespace) -> list[Any]:
+    """The ``-s`` strategies, built and checked for conflicts before any model loads."""
+    strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
+    names = [s.name for s in strategies]
+    for name in names:
+        if names.count(name) > 1:  # on the command line always a mistake: both would share one state
+            raise StrategyConflictError(f"-s {name} is given {names.count(name)} times; give it once with all its settings.")
+    check_conflicts(strategies)
+    return strategies
+
+
+def _max_answer_tokens(args: argparse.Namespace) -> int:
+    """--max-answer-tokens, or its default; 0 stays 0 (and fails as a budget) instead of meaning the default."""
+    from .settings import MAX_TOKENS, check_setting
+
+    if args.max_answer_tokens is None:
+        return 64 if args.demo else 32768
+    check_setting("--max-answer-tokens", args.max_answer_tokens, int, {"min": 1, "max": MAX_TOKENS}, error=BudgetError)
+    return int(args.max_answer_tokens)
+
+
+def _check_paths(args: argparse.Namespace, model: str | None) -> None:
+    """Paths that cannot work fail before any model loads."""
+    if args.output is not None and args.output.is_dir():
+        raise DataError(f"--output {str(args.output)!r} is a directory; pass a file path such as "
+                        f"{str(args.output / 'results.jsonl')!r}.")
+    if model and args.engine != "openai" and Path(model).is_dir() and not (Path(model) / "config.json").is_file():
+        raise ConfigError(f"model directory {model!r} has no config.json; pass a directory written by "
+                          "save_pretrained, or a hub id.")
 
 
 def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | None]:

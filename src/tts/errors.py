@@ -65,9 +65,14 @@ class RunLogError(TTSError):
     """An output or run log cannot be used safely: it is locked, belongs to another run, or is not ours."""
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+def did_you_mean(name: object, choices: Iterable[object]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close.
+
+    Only strings are compared: a value of another type (``equivalence=4``) or non-string choices give ``""``.
+    """
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

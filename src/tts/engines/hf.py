@@ -69,13 +69,13 @@ class HFEngine:
         if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ConfigError(f"max_batch_size must be a positive integer, got {max_batch_size!r}.")
         torch_dtype = _resolve_dtype(dtype)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         if isinstance(model, str):
             try:
                 model = AutoModelForCausalLM.from_pretrained(
                     model, dtype=torch_dtype, attn_implementation=attn_implementation, **model_kwargs
                 )
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a directory whose config.json names no model type
                 raise EngineError(
                     f"could not load model {model!r}: {exc}. Pass a local directory or a hub id this machine can reach."
                 ) from exc
@@ -332,3 +332,32 @@ def _resolve_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
     if dtype in _DTYPES:
         return _DTYPES[dtype]
     raise ConfigError(f"unknown dtype {dtype!r}; use 'auto', 'float32', 'bfloat16' or 'float16'.")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The torch device ``device`` names (default: CUDA when available); unknown or absent devices fail here.
+
+    Checked before the model loads, so ``--device tpu:3`` or ``--device cuda`` on a machine without a GPU is
+    a one-line error instead of a torch traceback minutes later.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:1', 'mps' or another torch device.") from None
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "mps":
+        available, count = torch.backends.mps.is_available(), 1
+    else:
+        backend = getattr(torch, resolved.type, None)
+        is_available = getattr(backend, "is_available", None)
+        available = bool(is_available()) if callable(is_available) else False
+        count = int(getattr(backend, "device_count", lambda: 1)()) if available else 0
+    if not available:
+        raise EngineError(f"device {device!r} is not available on this machine (torch {torch.__version__}); pass --device cpu.")
+    if resolved.index is not None and resolved.index >= count:
+        raise EngineError(f"device {device!r} does not exist: this machine has {count} {resolved.type} device(s); "
+                          f"pick an index below {count}.")
+    return resolved

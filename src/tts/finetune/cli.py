@@ -32,10 +32,11 @@ def _setting(text: str) -> tuple[str, Any]:
 
 def _add_finetune(subparsers: Any) -> None:
     p = subparsers.add_parser("finetune", help="SFT a model on s1K-style data with the s1 recipe (trl)")
-    p.add_argument("--model", required=True, help="base model: local path or hub id")
-    p.add_argument("--data", required=True, help=".jsonl / .json / .parquet file or datasets hub name")
+    # Required, but checked in run_finetune so that a missing one is a one-line error like every other.
+    p.add_argument("--model", help="base model: local path or hub id (required)")
+    p.add_argument("--data", help=".jsonl / .json / .parquet file or datasets hub name (required)")
     p.add_argument(
-        "--output", required=True, help="directory for the finetuned model (appears only when complete)"
+        "--output", help="directory for the finetuned model, appears only when complete (required)"
     )
     p.add_argument("--preset", default="s1", help="recipe preset: s1 or s1.1 (default s1)")
     p.add_argument("--think-format", default="s1", help="s1 or think-tags (default s1)")
@@ -71,8 +72,11 @@ def _add_finetune(subparsers: Any) -> None:
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Train, save, and print a summary; return 0."""
-    from .sft import finetune
+    from .sft import finetune, recipe
 
+    for flag in ("model", "data", "output"):
+        if not getattr(args, flag):
+            raise ConfigError(f"tts finetune needs --{flag}; see tts finetune --help.")
     overrides: dict[str, Any] = dict(args.set)
     for name in ("max_length", "num_train_epochs", "learning_rate", "global_batch_size",
                  "per_device_train_batch_size", "max_steps"):  # fmt: skip
@@ -80,6 +84,7 @@ def run_finetune(args: argparse.Namespace) -> int:
             overrides[name] = getattr(args, name)
     if args.use_cpu:
         overrides["use_cpu"] = True
+    recipe(args.preset, **overrides)  # bad names and numbers fail before the data or the model loads
     result = finetune(
         args.model, args.data, args.output, overwrite=args.overwrite, preset=args.preset,
         think_format=args.think_format, trace_source=args.trace_source, allow_truncation=args.allow_truncation,

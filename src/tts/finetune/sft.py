@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError, DataError, MissingDependencyError, did_you_mean
 from ..formats import ThinkFormat
+from ..settings import MAX_TOKENS, check_setting
 from .data import FormattedExample, format_rows, load_rows
 
 #: The s1 recipe (paper appendix; ``train/sft.sh``): 5 epochs, lr 1e-5 with 5% linear warm-up then cosine,
@@ -50,6 +51,23 @@ PRESETS: dict[str, dict[str, Any]] = {"s1": _S1, "s1.1": {**_S1, "max_length": 2
 #: Fields of ours that are not SFTConfig fields.
 _OWN_FIELDS = ("global_batch_size",)
 
+#: Type and range of the settings users change most; a bad value fails before any model loads (trl would
+#: train nothing for ``num_train_epochs=-1`` and save the untouched model, or fail deep inside with "abc").
+_CHECKED: dict[str, tuple[Any, dict[str, Any]]] = {
+    "num_train_epochs": (float, {"above": 0, "max": 10_000}),
+    "learning_rate": (float, {"above": 0, "max": 1}),
+    "max_steps": (int, {"min": -1, "max": 10**9}),
+    "max_length": (int | None, {"min": 1, "max": MAX_TOKENS}),
+    "per_device_train_batch_size": (int, {"min": 1, "max": 65_536}),
+    "global_batch_size": (int | None, {"min": 1, "max": 10**7}),
+    "gradient_accumulation_steps": (int, {"min": 1, "max": 10**7}),
+    "warmup_steps": (float, {"min": 0}),
+    "weight_decay": (float, {"min": 0}),
+    "adam_beta1": (float, {"min": 0, "max": 1}),
+    "adam_beta2": (float, {"min": 0, "max": 1}),
+    "seed": (int, {}),
+}
+
 
 def _require_trl() -> Any:
     try:
@@ -75,6 +93,12 @@ def recipe(preset: str = "s1", **overrides: Any) -> dict[str, Any]:
             raise ConfigError(
                 f"unknown SFT setting {name!r}{did_you_mean(name, known)}; use a trl SFTConfig field name."
             )
+    for name, value in overrides.items():
+        if name in _CHECKED:
+            hint, bounds = _CHECKED[name]
+            check_setting(name, value, hint, bounds)
+    if overrides.get("max_steps") == 0:
+        raise ConfigError("max_steps=0 would train nothing; pass a positive number of steps, or -1 for no limit.")
     return {**PRESETS[preset], **overrides}
 
 
@@ -118,7 +142,11 @@ def build_sft_config(output_dir: str | os.PathLike[str], preset: str = "s1", **o
     if isinstance(warmup, float) and 0 < warmup < 1 and not _warmup_steps_takes_ratio():
         fields["warmup_ratio"] = fields.pop("warmup_steps")  # transformers 4.x spells the ratio separately
     # The config sets up the distributed state (honouring use_cpu), so the world size is known only after it.
-    config = trl.SFTConfig(output_dir=str(output_dir), **fields)
+    try:
+        config = trl.SFTConfig(output_dir=str(output_dir), **fields)
+    except (TypeError, ValueError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"trl's SFTConfig refused these settings ({reason}); fix the value it names.") from exc
     if global_batch is not None:
         per_step = config.per_device_train_batch_size * config.world_size
         if isinstance(global_batch, bool) or not isinstance(global_batch, int) or global_batch % per_step:

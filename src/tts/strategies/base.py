@@ -2,8 +2,10 @@
 
 A strategy is a plain object whose ``tts_*`` methods implement hooks from :mod:`tts.hookspecs`. Subclass
 :class:`Strategy` as a ``@dataclass``: the fields are the strategy's settings (give each a
-``metadata={"help": ...}`` so ``tts run --help`` can list it), ``name`` is what users type, and
-``__post_init__`` validates the settings so bad values fail when the object is built.
+``metadata={"help": ...}`` so ``tts run --help`` can list it, and ``min``/``max``/``choices`` where they
+apply — :func:`tts.settings.setting` builds such a field), ``name`` is what users type, and ``__post_init__``
+checks every setting against its type and metadata (:func:`tts.settings.validate_settings`) and then calls
+:meth:`Strategy.validate` for the rules that involve several settings, so bad values fail when the object is built.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typing
 from typing import Any, ClassVar
 
 from ..errors import ConfigError, StrategyConflictError, StrategyError, did_you_mean
+from ..settings import validate_settings
 
 
 @dataclasses.dataclass
@@ -25,10 +28,14 @@ class Strategy:
     summary: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        validate_settings(self)  # types and ranges first, so validate() can trust them
         self.validate()
 
     def validate(self) -> None:
-        """Raise a :class:`tts.errors.TTSError` for settings that cannot work; called on construction."""
+        """Raise a :class:`tts.errors.TTSError` for settings that cannot work together; called on construction.
+
+        Each field's type, range and choices are already checked from its hint and metadata when this runs.
+        """
 
     def claims(self) -> dict[str, str]:
         """Exclusive roles this strategy takes in a run, as ``{role: what it does}``.
@@ -86,7 +93,8 @@ def _convert(strategy: str, key: str, raw: str, hint: Any) -> Any:
         raise ConfigError(f"{strategy}.{key} is a mapping and cannot be set on the command line; set it in Python.")
     if typing.get_origin(hint) in (list, tuple):
         inner = args[0] if args else str
-        return [_convert(strategy, key, part, inner) for part in raw.split("|")]
+        items = [_convert(strategy, key, part, inner) for part in raw.split("|")]
+        return tuple(items) if typing.get_origin(hint) is tuple else items
     try:
         if hint is bool:
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):

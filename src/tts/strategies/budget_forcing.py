@@ -17,9 +17,10 @@ round's usage as here. With greedy decoding both produce the same tokens up to t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import BudgetError, ConfigError, require_non_negative_int, require_positive_int
+from ..errors import BudgetError, ConfigError
+from ..settings import MAX_COUNT, MAX_TOKENS, setting
 from ..state import Decision, EndThinking, Inject, RunConfig, SampleState, Segment, SegmentLimits
 from .base import Strategy
 
@@ -31,34 +32,29 @@ class BudgetForcing(Strategy):
     name = "budget_forcing"
     summary = "s1 budget forcing: cut thinking at a maximum (force the answer) or extend it with 'Wait'."
 
-    max_thinking_tokens: int | None = field(
-        default=None, metadata={"help": "Most thinking tokens (injected strings included); None: no maximum."}
+    max_thinking_tokens: int | None = setting(
+        None, "Most thinking tokens (injected strings included); None: no maximum.",
+        min=1, max=MAX_TOKENS, error=BudgetError,
     )
-    num_ignore: int = field(
-        default=0, metadata={"help": "How many natural ends of thinking are replaced by the ignore string."}
+    num_ignore: int = setting(
+        0, "How many natural ends of thinking are replaced by the ignore string.", min=0, max=MAX_COUNT
     )
-    ignore_string: str | list[str] = field(
-        default="Wait", metadata={"help": "Text appended instead of ending thinking; a list rotates ('|' on the CLI)."}
+    ignore_string: str | list[str] = setting(
+        "Wait", "Text appended instead of ending thinking; a list rotates ('|' on the CLI)."
     )
-    min_thinking_tokens: int | None = field(
-        default=None, metadata={"help": "Thinking shorter than this is extended with the ignore string."}
+    min_thinking_tokens: int | None = setting(
+        None, "Thinking shorter than this is extended with the ignore string.", min=1, max=MAX_TOKENS, error=BudgetError
     )
-    forced_answer: str = field(
-        default="Final Answer:", metadata={"help": "Text that opens the answer when thinking is cut."}
-    )
+    forced_answer: str = setting("Final Answer:", "Text that opens the answer when thinking is cut.")
 
     def validate(self) -> None:
-        require_positive_int("max_thinking_tokens", self.max_thinking_tokens, allow_none=True)
-        require_positive_int("min_thinking_tokens", self.min_thinking_tokens, allow_none=True)
-        require_non_negative_int("num_ignore", self.num_ignore)
         if self.min_thinking_tokens and self.max_thinking_tokens and self.min_thinking_tokens > self.max_thinking_tokens:
             raise BudgetError(
                 f"min_thinking_tokens={self.min_thinking_tokens} exceeds max_thinking_tokens="
                 f"{self.max_thinking_tokens}; make the minimum at most the maximum."
             )
-        strings = self.ignore_string if isinstance(self.ignore_string, list) else [self.ignore_string]
-        if not strings or not all(isinstance(s, str) for s in strings):
-            raise ConfigError(f"ignore_string must be a string or a non-empty list of strings, got {self.ignore_string!r}.")
+        if self.ignore_string == []:
+            raise ConfigError("budget_forcing.ignore_string is an empty list; pass a string or at least one string.")
         if self.max_thinking_tokens is None and not self.num_ignore and self.min_thinking_tokens is None:
             raise ConfigError(
                 "BudgetForcing needs max_thinking_tokens, num_ignore or min_thinking_tokens; with none set it does nothing."

@@ -19,11 +19,12 @@ budget stands for all of them). :mod:`tts.eval` splits a problem's samples back 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..defaults import default_decision
-from ..errors import ConfigError
+from ..errors import BudgetError, ConfigError
+from ..settings import MAX_COUNT, MAX_TOKENS, setting
 from ..state import Decision, Fork, RunConfig, SampleState, Segment, SegmentLimits
 from .base import Strategy
 from .budget_forcing import BudgetForcing
@@ -41,18 +42,21 @@ class BudgetSweep(Strategy):
     name = "budget_sweep"
     summary = "Greedy budget-forcing sweep (max_thinking_tokens x num_ignore) in one pass, forking where settings part."
 
-    max_thinking_tokens: list[int | None] = field(
-        default_factory=lambda: [None], metadata={"help": "Budgets to sweep ('|' on the CLI; none: no maximum)."}
+    max_thinking_tokens: list[int | None] = setting(
+        default_factory=lambda: [None], help="Budgets to sweep ('|' on the CLI; none: no maximum).",
+        min=1, max=MAX_TOKENS, error=BudgetError,
     )
-    num_ignore: list[int] = field(default_factory=lambda: [0], metadata={"help": "Ignore counts to sweep."})
-    ignore_string: str | list[str] = field(default="Wait", metadata={"help": "As budget_forcing's ignore_string."})
-    min_thinking_tokens: int | None = field(default=None, metadata={"help": "As budget_forcing's, for every setting."})
-    forced_answer: str = field(default="Final Answer:", metadata={"help": "As budget_forcing's forced_answer."})
+    num_ignore: list[int] = setting(default_factory=lambda: [0], help="Ignore counts to sweep.", min=0, max=MAX_COUNT)
+    ignore_string: str | list[str] = setting("Wait", "As budget_forcing's ignore_string.")
+    min_thinking_tokens: int | None = setting(
+        None, "As budget_forcing's, for every setting.", min=1, max=MAX_TOKENS, error=BudgetError
+    )
+    forced_answer: str = setting("Final Answer:", "As budget_forcing's forced_answer.")
 
     def validate(self) -> None:
-        if not isinstance(self.max_thinking_tokens, list) or not self.max_thinking_tokens:
+        if not self.max_thinking_tokens:
             raise ConfigError(f"budget_sweep.max_thinking_tokens must be a non-empty list, got {self.max_thinking_tokens!r}.")
-        if not isinstance(self.num_ignore, list) or not self.num_ignore:
+        if not self.num_ignore:
             raise ConfigError(f"budget_sweep.num_ignore must be a non-empty list, got {self.num_ignore!r}.")
         self._settings = {
             setting_label(budget, ignores): BudgetForcing(

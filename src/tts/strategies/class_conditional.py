@@ -6,9 +6,10 @@ One sentence is appended to the question after two newlines. The paper's two cla
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ConfigError, did_you_mean
+from ..settings import setting
 from ..state import PromptDraft
 from .base import Strategy
 
@@ -28,11 +29,10 @@ class ClassConditionalControl(Strategy):
     name = "class_conditional"
     summary = "Ask for a short or long amount of thinking with a generic sentence."
 
-    level: str = field(default="short", metadata={"help": "Class name: short or long (or one of `instructions`)."})
-    instructions: dict[str, str] = field(default_factory=lambda: dict(PAPER_CLASSES),
-                                         metadata={"help": "Sentence of each class."})
-    instruction: str | None = field(default=None, metadata={"help": "A sentence to use instead of the class's."})
-    separator: str = field(default="\n\n", metadata={"help": "Text between the question and the sentence."})
+    level: str = setting("short", "Class name: short or long (or one of `instructions`).")
+    instructions: dict[str, str] = setting(default_factory=lambda: dict(PAPER_CLASSES), help="Sentence of each class.")
+    instruction: str | None = setting(None, "A sentence to use instead of the class's.")
+    separator: str = setting("\n\n", "Text between the question and the sentence.")
 
     def validate(self) -> None:
         if self.instruction is None and self.level not in self.instructions:

@@ -20,7 +20,7 @@ first k votes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..answers import (
@@ -32,7 +32,8 @@ from ..answers import (
     normalize,
     simple_equivalent,
 )
-from ..errors import ConfigError, did_you_mean, require_positive_int
+from ..errors import BudgetError
+from ..settings import MAX_SAMPLES, setting
 from ..state import Aggregation, RunConfig, SampleState
 from .base import Strategy
 
@@ -46,29 +47,14 @@ class MajorityVoting(Strategy):
     name = "majority_voting"
     summary = "n samples per problem in one batch; the most common (equivalent) answer wins."
 
-    n: int = field(default=16, metadata={"help": "Samples per problem."})
-    temperature: float | None = field(default=1.0, metadata={"help": "Sampling temperature; None keeps the run's."})
-    weighting: str = field(default="count", metadata={"help": "count, or confidence (exp mean log-probability)."})
-    tie_break: str = field(default="first", metadata={"help": "first (answer seen first) or smallest."})
-    equivalence: str = field(default="auto", metadata={"help": "auto (math-verify if installed), simple, math-verify."})
-    grouping_time_limit: float = field(default=60.0, metadata={
-        "help": "Seconds for grouping one problem's answers; slower comparisons count as different.", "min": 0,
-        "finite": True})
-
-    def validate(self) -> None:
-        require_positive_int("n", self.n)
-        for name, value, options in (
-            ("weighting", self.weighting, ("count", "confidence")),
-            ("tie_break", self.tie_break, ("first", "smallest")),
-            ("equivalence", self.equivalence, _EQUIVALENCES),
-        ):
-            if value not in options:
-                raise ConfigError(f"{name}={value!r} is not one of {list(options)}{did_you_mean(value, options)}.")
-        if self.temperature is not None and (isinstance(self.temperature, bool) or self.temperature < 0):
-            raise ConfigError(f"temperature must be >= 0 or None, got {self.temperature!r}.")
-        limit = self.grouping_time_limit
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0 or limit == math.inf:
-            raise ConfigError(f"grouping_time_limit must be a finite number of seconds >= 0, got {limit!r}.")
+    n: int = setting(16, "Samples per problem.", min=1, max=MAX_SAMPLES, error=BudgetError)
+    temperature: float | None = setting(1.0, "Sampling temperature; None keeps the run's.", min=0)
+    weighting: str = setting("count", "count, or confidence (exp mean log-probability).", choices=("count", "confidence"))
+    tie_break: str = setting("first", "first (answer seen first) or smallest.", choices=("first", "smallest"))
+    equivalence: str = setting("auto", "auto (math-verify if installed), simple, math-verify.", choices=_EQUIVALENCES)
+    grouping_time_limit: float = setting(
+        60.0, "Seconds for grouping one problem's answers; slower comparisons count as different.", min=0
+    )
 
     def claims(self) -> dict[str, str]:
         return {"aggregation": f"votes over {self.n} samples per problem"}

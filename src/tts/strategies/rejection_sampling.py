@@ -14,9 +14,10 @@ strategy returning False rejects a finished sample, and it is restarted while at
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import ConfigError, require_positive_int
+from ..errors import BudgetError
+from ..settings import MAX_ATTEMPTS, MAX_TOKENS, setting
 from ..state import Decision, EndThinking, Reject, RunConfig, SampleState, Segment, SegmentLimits
 from .base import Strategy
 
@@ -28,16 +29,10 @@ class RejectionSampling(Strategy):
     name = "rejection_sampling"
     summary = "Resample (temperature 1) until the thinking fits the budget; attempts are capped."
 
-    max_thinking_tokens: int = field(default=1024, metadata={"help": "Longest thinking that is accepted."})
-    max_attempts: int = field(default=8, metadata={"help": "Most attempts per sample before giving up."})
-    temperature: float | None = field(default=1.0, metadata={"help": "Sampling temperature; None keeps the run's."})
-    forced_answer: str = field(default="Final Answer:", metadata={"help": "Opens the answer of a sample cut at the cap."})
-
-    def validate(self) -> None:
-        require_positive_int("max_thinking_tokens", self.max_thinking_tokens)
-        require_positive_int("max_attempts", self.max_attempts)
-        if self.temperature is not None and (isinstance(self.temperature, bool) or self.temperature < 0):
-            raise ConfigError(f"temperature must be >= 0 or None, got {self.temperature!r}.")
+    max_thinking_tokens: int = setting(1024, "Longest thinking that is accepted.", min=1, max=MAX_TOKENS, error=BudgetError)
+    max_attempts: int = setting(8, "Most attempts per sample before giving up.", min=1, max=MAX_ATTEMPTS, error=BudgetError)
+    temperature: float | None = setting(1.0, "Sampling temperature; None keeps the run's.", min=0)
+    forced_answer: str = setting("Final Answer:", "Opens the answer of a sample cut at the cap.")
 
     def claims(self) -> dict[str, str]:
         return {"thinking_cap": f"rejects thinking longer than {self.max_thinking_tokens} tokens"}

@@ -17,9 +17,10 @@ The record's ``extra["step_conditional"]`` holds ``steps`` (steps written), ``to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import ConfigError, require_positive_int
+from ..errors import BudgetError, ConfigError
+from ..settings import MAX_COUNT, setting
 from ..state import Decision, EndThinking, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
 from .base import Strategy
 
@@ -31,16 +32,13 @@ class StepConditionalControl(Strategy):
     name = "step_conditional"
     summary = "Tell the model its thinking budget in steps and follow its countdown ('N steps left')."
 
-    num_steps: int = field(default=8, metadata={"help": "The N of the instruction."})
-    instruction: str = field(default="Think for up to {n} steps.", metadata={"help": "Wording; {n} is replaced by N."})
-    marker: str = field(default="<|im_start|>{n} steps left", metadata={"help": "Countdown marker before each step."})
-    stop_at_zero: bool | None = field(
-        default=None, metadata={"help": "Stop thinking at the marker for 0 steps; None: when budget_forcing is listed."}
-    )
-    separator: str = field(default="\n\n", metadata={"help": "Text between the question and the instruction."})
+    num_steps: int = setting(8, "The N of the instruction.", min=1, max=MAX_COUNT, error=BudgetError)
+    instruction: str = setting("Think for up to {n} steps.", "Wording; {n} is replaced by N.")
+    marker: str = setting("<|im_start|>{n} steps left", "Countdown marker before each step.")
+    stop_at_zero: bool | None = setting(None, "Stop thinking at the marker for 0 steps; None: when budget_forcing is listed.")
+    separator: str = setting("\n\n", "Text between the question and the instruction.")
 
     def validate(self) -> None:
-        require_positive_int("num_steps", self.num_steps)
         for name, text in (("instruction", self.instruction), ("marker", self.marker)):
             if "{n}" not in text:
                 raise ConfigError(f"{name} {text!r} has no '{{n}}' placeholder for the number; add one.")

@@ -9,9 +9,10 @@ TCC + BF.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..errors import ConfigError, require_positive_int
+from ..errors import BudgetError, ConfigError
+from ..settings import MAX_TOKENS, setting
 from ..state import PromptDraft
 from .base import Strategy
 
@@ -23,13 +24,12 @@ class TokenConditionalControl(Strategy):
     name = "token_conditional"
     summary = "Tell the model its thinking budget in tokens ('Think for up to N tokens.')."
 
-    num_tokens: int = field(default=1024, metadata={"help": "The N of the instruction."})
-    instruction: str = field(default="Think for up to {n} tokens.", metadata={"help": "Wording; {n} is replaced by N."})
-    round_to_power_of_two: bool = field(default=False, metadata={"help": "Round N up to a power of two."})
-    separator: str = field(default="\n\n", metadata={"help": "Text between the question and the instruction."})
+    num_tokens: int = setting(1024, "The N of the instruction.", min=1, max=MAX_TOKENS, error=BudgetError)
+    instruction: str = setting("Think for up to {n} tokens.", "Wording; {n} is replaced by N.")
+    round_to_power_of_two: bool = setting(False, "Round N up to a power of two.")
+    separator: str = setting("\n\n", "Text between the question and the instruction.")
 
     def validate(self) -> None:
-        require_positive_int("num_tokens", self.num_tokens)
         if "{n}" not in self.instruction:
             raise ConfigError(f"instruction {self.instruction!r} has no '{{n}}' placeholder; write e.g. 'Think for up to {{n}} tokens.'")
 
