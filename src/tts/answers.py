@@ -7,20 +7,27 @@ local, and never executes model output:
 1. normalised strings are equal (``$``, ``\\text{}``, ``\\left``, spaces, ``\\dfrac`` and the like removed);
 2. both parse as exact rationals and are equal (``0.5``, ``1/2``, ``\\frac{1}{2}``, ``50\\%`` are one value);
 3. optionally, math-verify (``pip install math-verify``) decides, in a separate worker process with a
-   timeout, so a pathological expression can never hang a vote. Only its LaTeX parser is used (its plain
-   expression parser goes through sympy's ``parse_expr``, which evaluates text).
+   timeout (:mod:`tts.mathverify`), so a pathological expression can never hang a vote. Only its LaTeX
+   parser is used (its plain expression parser goes through sympy's ``parse_expr``, which evaluates text).
+
+Extraction is linear in the text (one pass for braces), and :func:`group_answers_within` bounds a whole
+problem's grouping by one time limit.
 """
 
 from __future__ import annotations
 
-import atexit
 import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
 
+from .mathverify import TIMED_OUT, MathVerifyWorker, shared_worker
+
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]", re.IGNORECASE)
+_ANSWER = re.compile(r"answer\s*(?:is\s*)?[:：]", re.IGNORECASE)  # no nested \s* runs: linear on long spaces
+_BRACE = re.compile(r"[{}]")
 _SPECIAL = re.compile(r"<\|[^|>]*\|>|</?think>")
 
 
@@ -42,18 +49,26 @@ def extract_answer(text: str | None) -> str | None:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` with balanced braces, or None."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth = 1
-        for i in range(start, len(text)):
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i]
-    return None
+    """Content of the last ``\\boxed{...}`` with balanced braces, or None.
+
+    One pass over ``text`` with a stack of open braces (linear time: 100 KB of unclosed ``\\boxed{`` takes
+    milliseconds): the answer is the closed ``\\boxed{`` that starts last, as if each start were scanned
+    forwards for its own closing brace.
+    """
+    openers = {m.end() for m in _BOXED.finditer(text)}
+    if not openers:
+        return None
+    stack: list[int] = []
+    best: tuple[int, int] | None = None
+    for m in _BRACE.finditer(text, min(openers) - 1):
+        i = m.start()
+        if m.group() == "{":
+            stack.append(i + 1)
+        elif stack:
+            start = stack.pop()
+            if start in openers and (best is None or start > best[0]):
+                best = (start, i)
+    return text[best[0] : best[1]] if best else None
 
 
 _REMOVE = (r"\left", r"\right", r"\!", r"\,", r"\;", r"\:", r"\displaystyle", "$", r"\%", "%", "^\\circ", r"^{\circ}")
@@ -113,80 +128,33 @@ class MathVerifyEquivalence:
     """Equivalence that falls back to math-verify in a worker process with a hard timeout.
 
     ``simple_equivalent`` answers first; math-verify is consulted only when it says no. A comparison
-    that exceeds ``timeout`` seconds counts as not equivalent and the worker is replaced.
+    that exceeds ``timeout`` seconds counts as not equivalent and the worker is killed and replaced
+    (:mod:`tts.mathverify`). :meth:`within` tells a slow comparison apart from a "no".
     """
 
-    def __init__(self, timeout: float = 5.0) -> None:
-        try:
-            import math_verify  # noqa: F401
-        except ImportError as exc:
-            from .errors import MissingDependencyError
-
-            raise MissingDependencyError(
-                "math-verify is not installed; run `pip install math-verify` or use the built-in equivalence."
-            ) from exc
+    def __init__(self, timeout: float = 5.0, worker: MathVerifyWorker | None = None) -> None:
         self.timeout = timeout
-        self._pool: object | None = None
+        self._worker = worker or MathVerifyWorker()
 
     def __call__(self, a: str, b: str) -> bool:
+        return bool(self.within(a, b, self.timeout))
+
+    def within(self, a: str, b: str, timeout: float) -> bool | None:
+        """True or False, or None when math-verify did not answer within ``min(timeout, self.timeout)``."""
         if simple_equivalent(a, b):
             return True
-        return self._verify(a, b)
-
-    def _verify(self, a: str, b: str) -> bool:
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures import TimeoutError as FutureTimeout
-
-        if self._pool is None:
-            import multiprocessing
-
-            # fork where available: spawn and forkserver re-import the caller's __main__, which breaks
-            # unguarded user scripts; the worker never touches torch, so forking after torch is safe.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context(method),
-                                             initializer=_quiet_worker)
-            atexit.register(self.close)
-        pool: ProcessPoolExecutor = self._pool  # type: ignore[assignment]
-        future = pool.submit(_math_verify_pair, a, b)
-        try:
-            return bool(future.result(timeout=self.timeout))
-        except FutureTimeout:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-            pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            return False
-        except Exception:
-            return False
+        reply = self._worker.call("equivalent", [a, b], min(timeout, self.timeout))
+        return None if reply is TIMED_OUT else bool(reply)
 
     def close(self) -> None:
         """Stop the worker process."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[attr-defined]
-            self._pool = None
-
-
-def _quiet_worker() -> None:
-    import logging
-
-    logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-
-def _math_verify_pair(a: str, b: str) -> bool:  # runs in the worker process
-    from math_verify import LatexExtractionConfig, parse, verify
-
-    config = [LatexExtractionConfig(boxed_match_priority=0)]
-    pa = parse(f"${a}$", extraction_config=config, parsing_timeout=None)  # type: ignore[arg-type]
-    pb = parse(f"${b}$", extraction_config=config, parsing_timeout=None)  # type: ignore[arg-type]
-    if not pa or not pb:
-        return False
-    return bool(verify(pa, pb, timeout_seconds=None) and verify(pb, pa, timeout_seconds=None))
+        self._worker.close()
 
 
 @lru_cache(maxsize=1)
 def math_verify_equivalence() -> MathVerifyEquivalence:
     """The process-wide math-verify equivalence: one worker process, however many votes are grouped."""
-    return MathVerifyEquivalence()
+    return MathVerifyEquivalence(worker=shared_worker())
 
 
 def default_equivalence() -> Equivalence:
@@ -197,21 +165,63 @@ def default_equivalence() -> Equivalence:
         return simple_equivalent
 
 
+@dataclass
+class Grouping:
+    """Answers grouped by equivalence, and the comparisons that were too slow to decide.
+
+    ``slow`` lists index pairs ``(i, j)`` (``i`` a group's first member) that timed out or were skipped
+    after the problem's time limit ran out; each counted as "different".
+    """
+
+    groups: list[list[int]]
+    slow: list[tuple[int, int]] = field(default_factory=list)
+    time_limit_hit: bool = False
+
+
 def group_answers(answers: list[str | None], equivalent: Equivalence | None = None) -> list[list[int]]:
     """Indices of ``answers`` grouped by equivalence, groups in order of first appearance; None is skipped.
 
     Each answer is compared with the first member of each existing group, so the result does not depend on
     the order of later members, and equal normalised strings never reach the slower check.
     """
+    return group_answers_within(answers, equivalent).groups
+
+
+def group_answers_within(answers: list[str | None], equivalent: Equivalence | None = None,
+                         time_limit: float | None = None) -> Grouping:
+    """:func:`group_answers` with an overall ``time_limit`` in seconds for the whole problem.
+
+    When the equivalence can be asked with a timeout (``within``, as :class:`MathVerifyEquivalence`), each
+    comparison gets at most the time left; once the limit is spent only the instant check decides. A pair
+    the slow check did not settle counts as different and is reported in :attr:`Grouping.slow`, so voting
+    over 20 pathological answers ends in about ``time_limit`` seconds instead of never.
+    """
     check = equivalent or default_equivalence()
-    groups: list[list[int]] = []
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    result = Grouping(groups=[])
     for i, answer in enumerate(answers):
         if answer is None:
             continue
-        for group in groups:
-            if check(answers[group[0]] or "", answer):
+        for group in result.groups:
+            verdict = _compare(check, answers[group[0]] or "", answer, deadline, result)
+            if verdict is None:
+                result.slow.append((group[0], i))
+            elif verdict:
                 group.append(i)
                 break
         else:
-            groups.append([i])
-    return groups
+            result.groups.append([i])
+    return result
+
+
+def _compare(check: Equivalence, a: str, b: str, deadline: float | None, result: Grouping) -> bool | None:
+    if deadline is None:
+        return check(a, b)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        result.time_limit_hit = True
+        return True if simple_equivalent(a, b) else (None if check is not simple_equivalent else False)
+    within = getattr(check, "within", None)
+    if within is None:
+        return check(a, b)
+    return within(a, b, left)  # type: ignore[no-any-return]

@@ -3,7 +3,9 @@
 All n samples of all problems are generated in one batch (temperature 1 by default). Each sample's answer
 is extracted (:func:`tts.answers.extract_answer`: the last ``\\boxed{}``, else the last ``Answer:``) and
 answers are grouped by mathematical equivalence (``0.5``, ``1/2`` and ``\\frac{1}{2}`` are one vote), with
-math-verify in a timed-out worker when installed. A sample whose answer cannot be parsed is recorded as
+math-verify in a timed-out worker when installed; one problem's grouping takes at most
+``grouping_time_limit`` seconds, and comparisons that were too slow count as different and are listed in
+the record (``slow_comparisons``). A sample whose answer cannot be parsed is recorded as
 "no answer" and does not vote. Ties go to the answer seen first (the paper's rule) or, with
 ``tie_break="smallest"``, to the smallest normalised answer, which does not depend on sample order.
 
@@ -25,7 +27,7 @@ from ..answers import (
     Equivalence,
     default_equivalence,
     extract_answer,
-    group_answers,
+    group_answers_within,
     math_verify_equivalence,
     normalize,
     simple_equivalent,
@@ -49,6 +51,8 @@ class MajorityVoting(Strategy):
     weighting: str = field(default="count", metadata={"help": "count, or confidence (exp mean log-probability)."})
     tie_break: str = field(default="first", metadata={"help": "first (answer seen first) or smallest."})
     equivalence: str = field(default="auto", metadata={"help": "auto (math-verify if installed), simple, math-verify."})
+    grouping_time_limit: float = field(default=60.0, metadata={
+        "help": "Seconds for grouping one problem's answers; slower comparisons count as different.", "min": 0})
 
     def validate(self) -> None:
         require_positive_int("n", self.n)
@@ -61,6 +65,9 @@ class MajorityVoting(Strategy):
                 raise ConfigError(f"{name}={value!r} is not one of {list(options)}{did_you_mean(value, options)}.")
         if self.temperature is not None and (isinstance(self.temperature, bool) or self.temperature < 0):
             raise ConfigError(f"temperature must be >= 0 or None, got {self.temperature!r}.")
+        limit = self.grouping_time_limit
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0 or limit == math.inf:
+            raise ConfigError(f"grouping_time_limit must be a finite number of seconds >= 0, got {limit!r}.")
 
     def claims(self) -> dict[str, str]:
         return {"aggregation": f"votes over {self.n} samples per problem"}
@@ -79,7 +86,8 @@ class MajorityVoting(Strategy):
         voting = [a if s.accepted else None for s, a in zip(samples, answers)]
         if not any(s.accepted for s in samples):
             voting = list(answers)
-        groups = group_answers(voting, self._equivalence())
+        grouping = group_answers_within(voting, self._equivalence(), time_limit=float(self.grouping_time_limit))
+        groups = grouping.groups
         details: dict[str, Any] = {
             "votes": [
                 {"sample_index": s.sample_index, "answer": a, "weight": w, "accepted": s.accepted}
@@ -88,6 +96,9 @@ class MajorityVoting(Strategy):
             "groups": [{"answer": answers[g[0]], "count": len(g), "weight": sum(weights[i] for i in g),
                         "sample_indices": [samples[i].sample_index for i in g]} for g in groups],
             "no_answer": sum(a is None for a in answers),
+            # Comparisons that timed out or came after the time limit: counted as different answers.
+            "slow_comparisons": [[samples[i].sample_index, samples[j].sample_index] for i, j in grouping.slow],
+            "grouping_time_limit_hit": grouping.time_limit_hit,
         }
         if not groups:
             return Aggregation(answer=None, details=details)
