@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from tts.errors import ConfigError, StrategyError
-from tts.eval.grid import (
-    Grid,
-    GridError,
+from tts.eval.grid import Grid, GridError
+from tts.eval.gridfiles import (
     builtin_grids,
     cell_from_spec,
     grid_from_specs,

@@ -72,7 +72,7 @@ def add_compare_commands(sub: Any) -> None:
     io.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     compare.set_defaults(func=_compare_command)
-    more = compare.add_subparsers(title="reading a comparison", metavar="")
+    more = compare.add_subparsers(title="reading a comparison", dest="action", metavar="{report,merge}")
     report = more.add_parser("report", help="print the table and redraw the plots of a comparison directory")
     report.add_argument("directory", type=Path)
     report.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
@@ -85,7 +85,7 @@ def add_compare_commands(sub: Any) -> None:
 
 
 def _grid(args: argparse.Namespace) -> Any:
-    from .grid import grid_from_specs, load_grid
+    from .gridfiles import grid_from_specs, load_grid
 
     if args.grid and (args.strategy or args.setting):
         raise TTSError("--grid cannot be combined with -s/--setting; put every method in the grid file.")

@@ -27,13 +27,16 @@ def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path
     """Accuracy (%) against average thinking tokens (log2 x), one line per method in sweep order."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    top = 0.0
     for method in grid.methods:
         points = [summary["settings"][c] for c in method.cells if c in summary["settings"]]
         if not points:
             continue
         x = [max(p["avg_thinking_tokens"], 1.0) for p in points]
         y = [p["accuracy"] for p in points]
+        top = max([top, *y])
         ax.plot(x, y, marker="o", label=method.label)
+    ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
     ax.set_xscale("log", base=2)
     ax.set_xlabel("average thinking tokens (log2)")
     ax.set_ylabel("accuracy (%)")

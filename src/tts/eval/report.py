@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import metrics
-from .grid import Grid
+from .grid import Grid, cell_settings_summary
 
 #: Seed of the bootstrap, fixed so a summary is a function of the records alone.
 BOOTSTRAP_SEED = 0
@@ -38,13 +38,13 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
     per_problem = [[bool(s["correct"]) for s in samples] for samples in problems.values()]
     thinking = [int(s["num_thinking_tokens"]) for samples in problems.values() for s in samples]
     scores = [100.0 * sum(c) / len(c) for c in per_problem]
-    low, high = metrics.bootstrap_ci(scores, seed=BOOTSTRAP_SEED)
+    ci = metrics.bootstrap_ci(scores, seed=BOOTSTRAP_SEED)
     n = min(len(c) for c in per_problem)
     out: dict[str, Any] = {
         "problems": len(per_problem),
         "samples_per_problem": n,
         "accuracy": sum(scores) / len(scores),
-        "ci": [low, high],
+        "ci": [ci.low, ci.high],
         "avg_thinking_tokens": sum(thinking) / len(thinking),
         "avg_answer_tokens": sum(int(s["num_answer_tokens"]) for v in problems.values() for s in v) / len(thinking),
         "budget": budget,
@@ -52,11 +52,17 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
         "grading_failures": sum(s.get("grade_failure") is not None for v in problems.values() for s in v),
     }
     if n > 1:
-        answers = [[s.get("extracted") for s in samples][:n] for samples in problems.values()]
         correct = [c[:n] for c in per_problem]
-        out["pass_at_k"] = {str(k): 100.0 * metrics.pass_at_k(correct, k) for k in _ks(n)}
-        out["maj_at_k"] = {str(k): 100.0 * metrics.maj_at_k(answers, correct, k) for k in _ks(n)}
+        labels = [metrics.answer_labels([s.get("extracted") for s in samples][:n]) for samples in problems.values()]
+        out["pass_at_k"] = {str(k): 100.0 * metrics.mean_pass_at_k(correct, k) for k in _ks(n)}
+        out["maj_at_k"] = {str(k): _mean(metrics.maj_at_k(lab, c, k) for lab, c in zip(labels, correct)) for k in _ks(n)}
+        out["cov_at_k"] = {str(k): _mean(metrics.cov_at_k(c, k) for c in correct) for k in _ks(n)}
     return out
+
+
+def _mean(verdicts: Iterable[bool]) -> float:
+    values = [bool(v) for v in verdicts]
+    return 100.0 * sum(values) / len(values)
 
 
 def method_metrics(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -65,7 +71,7 @@ def method_metrics(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     acc = [s["accuracy"] for s in settings]
     budgets = [s["budget"] for s in settings]
     out: dict[str, Any] = {"settings": len(settings), "performance": metrics.performance(acc)}
-    out["control"] = 100.0 * metrics.control(x, budgets) if all(b is not None for b in budgets) else None
+    out["control"] = metrics.control(x, budgets) if all(b is not None for b in budgets) else None
     distinct = len(set(x)) > 1
     out["scaling"] = metrics.scaling(x, acc, log2=True) if distinct else None
     out["scaling_linear"] = metrics.scaling(x, acc, log2=False) if distinct else None
@@ -89,25 +95,24 @@ def _num(value: float | None, fmt: str, suffix: str = "") -> str:
 
 
 def format_summary(grid: Grid, summary: Mapping[str, Any], *, title: str = "") -> str:
-    """The Table-3-style text: a per-method block, then one row per setting."""
+    """The Table-3-style text: a per-method block, then one row per setting (its swept values)."""
+    width = max([len(m.label) for m in grid.methods] + [6]) + 2
     lines = [title] if title else []
-    lines.append(f"{'method':<24}{'Control':>9}{'Scaling':>9}{'Performance':>13}{'settings':>10}")
+    lines.append(f"{'method':<{width}}{'Control':>9}{'Scaling':>9}{'Performance':>13}{'settings':>10}")
     for label, m in summary["methods"].items():
         lines.append(
-            f"{label[:23]:<24}{_num(m['control'], '.0f', '%'):>9}{_num(m['scaling'], '.1f'):>9}"
+            f"{label:<{width}}{_num(m['control'], '.0f', '%'):>9}{_num(m['scaling'], '.1f'):>9}"
             f"{_num(m['performance'], '.1f'):>13}{m['settings']:>10}"
         )
+    rows = [(method.label, cell_settings_summary(grid.cells[cid]), summary["settings"][cid])
+            for method in grid.methods for cid in method.cells if cid in summary["settings"]]
+    column = max([len(r[1]) for r in rows] + [7]) + 2
     lines.append("")
-    lines.append(f"{'method':<16}{'setting':<52}{'accuracy (95% CI)':>22}{'thinking':>10}{'n':>4}{'problems':>10}")
-    for method in grid.methods:
-        for cid in method.cells:
-            s = summary["settings"].get(cid)
-            if s is None:
-                continue
-            acc = f"{s['accuracy']:.1f} [{s['ci'][0]:.1f}, {s['ci'][1]:.1f}]"
-            lines.append(
-                f"{method.label[:15]:<16}{cid[:51]:<52}{acc:>22}{s['avg_thinking_tokens']:>10.1f}"
-                f"{s['samples_per_problem']:>4}{s['problems']:>10}"
-            )
-    lines.append("Scaling: mean slope of accuracy (points) over log2(thinking tokens), as the paper's Table 3.")
+    lines.append(f"{'method':<{width}}{'setting':<{column}}{'accuracy (95% CI)':>20}{'thinking':>10}{'n':>4}{'problems':>10}")
+    for label, setting, s in rows:
+        acc = f"{s['accuracy']:.1f} [{s['ci'][0]:.1f}, {s['ci'][1]:.1f}]"
+        lines.append(f"{label:<{width}}{setting:<{column}}{acc:>20}{s['avg_thinking_tokens']:>10.1f}"
+                     f"{s['samples_per_problem']:>4}{s['problems']:>10}")
+    lines.append("Control: settings whose average thinking stays within the budget. Scaling: mean slope of "
+                 "accuracy (points) over log2(thinking tokens), as the paper's Table 3. Performance: best accuracy.")
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def _interventions(sample: SampleResult) -> list[dict[str, Any]]:
     return [
         {"kind": e.kind, "position": e.position, "text": e.text, "reason": e.reason, "strategy": e.strategy,
          "phase": e.phase, "num_tokens": len(e.token_ids)}
-        for e in sample.events if e.kind != "segment"
+        for e in sample.events if e.kind not in ("segment", "finish")
     ]
 
 
