@@ -146,3 +146,19 @@ def test_report_redraws_the_same_table_and_plots_without_a_model(reference: tupl
     status, out, _ = _compare(capsys, "report", str(copy))
     assert status == 0 and table(out) == reference[1]
     assert (copy / "plots" / "accuracy_vs_thinking.png").exists()
+
+
+def test_no_arguments_runs_the_builtin_grid_model_and_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _compare(capsys, "--limit", "2", "--no-progress")  # the built-in grid, limited for speed
+    assert status == 0, err
+    assert out.startswith("grid tiny on tiny (2 problems), model builtin:tiny-random (hf)")
+    assert all(label in out for label in ("BF", "TCC + BF", "BF + Wait", "voting + BF"))
+    (directory,) = (tmp_path / "tts-compare").iterdir()
+    results = json.loads((directory / "results.json").read_text())
+    voting = results["settings"]["majority_voting:n=4,temperature=1.0+budget_forcing:max_thinking_tokens=32"]
+    assert voting["samples_per_problem"] == 4 and set(voting["maj_at_k"]) == {"1", "2", "4"}
+    assert len(sample_keys(directory)) == 8 * 2 + 4 * 2
+    assert (directory / "plots" / "at_k.png").exists()
