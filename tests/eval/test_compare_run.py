@@ -162,3 +162,24 @@ def test_no_arguments_runs_the_builtin_grid_model_and_benchmark(tmp_path: Path, 
     assert voting["samples_per_problem"] == 4 and set(voting["maj_at_k"]) == {"1", "2", "4"}
     assert len(sample_keys(directory)) == 8 * 2 + 4 * 2
     assert (directory / "plots" / "at_k.png").exists()
+
+
+def test_a_problem_cut_between_its_samples_is_completed_once(hf_engine, tiny_model_path: str, tmp_path: Path) -> None:
+    """Through the Python API: drop the last line (sample 1 of a problem) and resume; every line ends up once."""
+    from tts.eval.benchmarks import load_benchmark
+    from tts.eval.compare import Comparison, run_comparison
+    from tts.eval.gridfiles import grid_from_specs
+
+    # Voting with the run's temperature (0) gives n identical greedy samples: a deterministic n > 1 setting.
+    grid = grid_from_specs(["vote=majority_voting:n=2,temperature=none+budget_forcing:max_thinking_tokens=8"], [],
+                           run={"max_answer_tokens": 8})
+    comparison = Comparison(grid=grid, benchmark=load_benchmark("tiny", limit=3), directory=tmp_path / "out",
+                            model={"engine": "hf", "model": tiny_model_path, "dtype": "float32"})
+    full = run_comparison(comparison, hf_engine, progress=False)
+    samples = comparison.samples_file
+    lines = samples.read_text().splitlines(keepends=True)
+    assert len(lines) == 1 + 3 * 2 and json.loads(lines[-1])["record"]["sample"] == 1
+    samples.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # torn: half of the last line
+    resumed = run_comparison(comparison, hf_engine, resume=True, progress=False)
+    keys = sample_keys(comparison.directory)
+    assert len(keys) == len(set(keys)) == 6 and resumed["settings"] == full["settings"]

@@ -164,6 +164,7 @@ class _Session:
         left = sum(map(len, self.pending.values()))
         self.bar = CompareProgress(total=self.total, done=self.total - left, enabled=progress)
         self.last_write = time.monotonic()
+        self.cache: dict[str, Any] = {}
 
     def run(self, engine: Any) -> None:
         problems = self.comparison.benchmark.problems
@@ -194,14 +195,15 @@ class _Session:
 
     def write(self) -> dict[str, Any]:
         self.last_write = time.monotonic()
-        return write_results(self.comparison, self.log.done, self.total)
+        return write_results(self.comparison, self.log.done, self.total, self.cache)
 
 
-def write_results(comparison: Comparison, records: Mapping[str, Mapping[str, Any]], total: int) -> dict[str, Any]:
+def write_results(comparison: Comparison, records: Mapping[str, Mapping[str, Any]], total: int,
+                  cache: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rewrite ``results.json`` (config, versions, progress, per-setting and per-method metrics); return the summary."""
     from .report import summarize
 
-    summary = summarize(comparison.grid, records.values())
+    summary = summarize(comparison.grid, records.values(), cache)
     done = len(complete_problems(records))
     write_json_atomic(comparison.directory / RESULTS_FILE, results_document(comparison.identity(), summary, done, total,
                                                                             comparison.engine_options))

@@ -78,10 +78,23 @@ def method_metrics(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def summarize(grid: Grid, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """``{"settings": {id: metrics}, "methods": {label: metrics}}`` over the records present."""
+def summarize(grid: Grid, records: Iterable[Mapping[str, Any]],
+              cache: dict[str, tuple[int, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """``{"settings": {id: metrics}, "methods": {label: metrics}}`` over the records present.
+
+    ``cache`` (kept by the caller between calls) skips settings whose number of records has not changed since
+    the last call — records are only ever added — so rewriting results.json during a long run stays cheap.
+    """
     grouped = _by_problem(records)
-    settings = {cid: setting_metrics(grouped[cid], cell.budget) for cid, cell in grid.cells.items() if cid in grouped}
+    cache = {} if cache is None else cache
+    settings = {}
+    for cid, cell in grid.cells.items():
+        if cid not in grouped:
+            continue
+        count = sum(map(len, grouped[cid].values()))
+        if cache.get(cid, (-1,))[0] != count:
+            cache[cid] = (count, setting_metrics(grouped[cid], cell.budget))
+        settings[cid] = cache[cid][1]
     methods = {}
     for method in grid.methods:
         present = [settings[cid] for cid in method.cells if cid in settings]
