@@ -73,14 +73,17 @@ def test_smallest_cap_wins_and_is_named(tokenizer, ids) -> None:
         def tts_segment_params(self, sample, config):  # type: ignore[no-untyped-def]
             return SegmentLimits(max_tokens=self.cap, min_tokens=2) if sample.phase == "thinking" else None
 
-    engine = FakeEngine(tokenizer, [[ids["word"]] * 50, [ids["word"]] * 2])
+    engine = FakeEngine(tokenizer, [[ids["word"]] * 50])
     results = tts.run(engine, ["q"], strategies=[tts.strategies.BudgetForcing(max_thinking_tokens=20), Cap(cap=4)], max_answer_tokens=10)
     first = engine.requests[0]
     assert first.max_tokens == 4 and first.min_tokens == 2
-    # The cap that bound was Cap's, not budget forcing's: the default cut (no "Final Answer:") applies.
+    # Cap's cap bounds each segment but Cap decides nothing: thinking goes on (the default rule) until budget
+    # forcing's own cap is reached and it forces the answer.
     sample = results[0].samples[0]
+    assert sample.num_thinking_tokens == 20
     assert sample.thinking_finish_reason == "length"
-    assert "Final Answer:" not in sample.answer_text
+    assert sample.answer_text.startswith("Final Answer:")
+    assert all(r.max_tokens <= 4 for r in engine.requests[:-1])
 
 
 def test_first_listed_strategy_decides_first(tokenizer, ids) -> None:

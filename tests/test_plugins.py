@@ -64,6 +64,12 @@ def _install_fake_distribution(root: Path) -> None:
                 from tts.state import SegmentLimits
                 return SegmentLimits(max_tokens=self.limit) if sample.phase == "thinking" else None
 
+            def tts_segment_end(self, sample, segment, config):
+                # A cap only bounds a segment; the strategy that set it says what happens when it is reached.
+                if segment.limited_by == self.name:
+                    return EndThinking(forced_text="", reason="short")
+                return None
+
         def tts_register_strategies(register):
             register(ShortThink)
     '''))

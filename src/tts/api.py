@@ -9,7 +9,7 @@ from .defaults import DefaultBehaviour
 from .engines.base import Engine
 from .errors import ConfigError, StrategyError, require_positive_int
 from .formats import ThinkFormat, get_format
-from .loop import DecodingLoop, EventCallback
+from .loop import DecodingLoop, EventCallback, ResultCallback
 from .plugins import get_strategy_class, run_plugin_manager
 from .records import ProblemResult
 from .state import RunConfig
@@ -32,6 +32,8 @@ def run(
     logprobs: bool = False,
     progress: bool = False,
     on_event: EventCallback | None = None,
+    on_result: ResultCallback | None = None,
+    max_active_samples: int | None = None,
 ) -> list[ProblemResult]:
     """Run ``problems`` through ``engine`` under ``strategies``; return one record per problem.
 
@@ -48,6 +50,12 @@ def run(
         logprobs: Record each generated token's log-probability.
         progress: Show a progress bar of finished samples on stderr.
         on_event: Called with ``(event, sample)`` for every segment and intervention.
+        on_result: Called with each problem's record as soon as all its samples are done (in the order problems
+            finish), always before an exception leaves ``run`` — persist results here and a crash, Ctrl-C or
+            failing plugin costs only the problems in flight.
+        max_active_samples: Most samples in flight at once; further problems start as earlier ones finish, so
+            memory follows the work in flight, not the number of problems. Default: the engine's
+            ``max_active_samples`` (HF: its batch size) or 1024.
 
     Raises:
         tts.errors.TTSError: for any bad input, before generation starts.
@@ -57,6 +65,7 @@ def run(
         raise ConfigError("no problems given; pass at least one question.")
     _check_sampling(temperature, top_p, top_k, seed)
     require_positive_int("max_answer_tokens", max_answer_tokens)
+    require_positive_int("max_active_samples", max_active_samples, allow_none=True)
     built = [_build_strategy(s) for s in strategies]
     check_conflicts(built)
     bound = get_format(think_format).bind(engine.tokenizer)
@@ -83,7 +92,10 @@ def run(
     require_positive_int("max_attempts", config.max_attempts)
     if bar is not None:
         bar.start(total=len(questions) * config.samples_per_problem)
-    loop = DecodingLoop(engine, config, manager, system_prompt=system_prompt, raw_prompt=raw_prompt, on_event=on_event)
+    loop = DecodingLoop(
+        engine, config, manager, system_prompt=system_prompt, raw_prompt=raw_prompt, on_event=on_event,
+        on_result=on_result, max_active_samples=max_active_samples,
+    )
     try:
         return loop.run(questions)
     finally:

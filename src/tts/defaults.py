@@ -2,7 +2,11 @@
 
 * thinking ends when the model ends it (the answer delimiter is appended) or when the context is full
   (thinking is cut and the answer forced);
-* an answer segment, however it ended, finishes the sample;
+* a segment that stopped at a *strategy's* cap continues in the same phase: a cap set through
+  ``tts_segment_params`` only bounds one segment (a strategy that wants control every C tokens sets a cap of C
+  and returns None), so the strategy that means "stop here" must say so in ``tts_segment_end``, as budget
+  forcing does with ``EndThinking``. A cap of 0 that nobody acts on can make no progress and is an error;
+* an answer segment that stopped by itself, at ``max_answer_tokens`` or at the context finishes the sample;
 * every sample is accepted;
 * a problem's answer is the answer text of its first accepted sample.
 """
@@ -10,7 +14,23 @@
 from __future__ import annotations
 
 from .hookspecs import hookimpl
-from .state import Aggregation, Decision, EndThinking, Finish, RunConfig, SampleState, Segment
+from .state import Aggregation, Continue, Decision, EndThinking, Finish, RunConfig, SampleState, Segment
+
+#: Caps the loop itself sets; reaching any other cap (a strategy's) continues by default.
+LOOP_CAPS = ("context", "max_answer_tokens")
+
+
+def default_decision(segment: Segment) -> Decision:
+    """What happens after ``segment`` when no strategy decides (the rules of the module docstring)."""
+    if segment.finish_reason == "length" and not set(segment.caps_reached or (segment.limited_by,)) & set(LOOP_CAPS):
+        return Continue(reason=f"segment cap of {segment.limited_by} reached; no strategy decided")
+    if segment.phase == "answer":
+        return Finish(reason=segment.finish_reason)
+    if segment.finish_reason == "length":
+        return EndThinking(forced_text="", reason="thinking cut by the context window")
+    if segment.ended_thinking:
+        return EndThinking(forced_text=None, reason="model ended thinking")
+    return EndThinking(forced_text=None, reason=f"stopped at {segment.stop_reason!r}")
 
 
 class DefaultBehaviour:
@@ -20,13 +40,7 @@ class DefaultBehaviour:
 
     @hookimpl(trylast=True)
     def tts_segment_end(self, sample: SampleState, segment: Segment, config: RunConfig) -> Decision:
-        if segment.phase == "answer":
-            return Finish(reason=segment.finish_reason)
-        if segment.finish_reason == "length":
-            return EndThinking(forced_text="", reason=f"thinking cut by {segment.limited_by}")
-        if segment.ended_thinking:
-            return EndThinking(forced_text=None, reason="model ended thinking")
-        return EndThinking(forced_text=None, reason=f"stopped at {segment.stop_reason!r}")
+        return default_decision(segment)
 
     @hookimpl(trylast=True)
     def tts_aggregate(self, problem_index: int, samples: list[SampleState], config: RunConfig) -> Aggregation:

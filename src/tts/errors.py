@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 
 class TTSError(Exception):
-    """Base class of every error raised by ``tts`` for bad input or a failed run."""
+    """Base class of every error raised by ``tts`` for bad input or a failed run.
+
+    Attributes:
+        partial_results: When a run fails part-way, the records (:class:`tts.ProblemResult`) of every problem
+            that had finished, so no completed work is lost. Empty for errors raised before generation.
+    """
+
+    def __init__(self, *args: object, partial_results: list[Any] | None = None) -> None:
+        super().__init__(*args)
+        self.partial_results: list[Any] = list(partial_results or [])
 
 
 class ConfigError(TTSError, ValueError):

@@ -15,13 +15,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from .errors import StrategyError, did_you_mean
+from .errors import StrategyError, TTSError, did_you_mean
+from .hookchecks import RESULT_CHECKS
 
 if TYPE_CHECKING:
     from .strategies.base import Strategy
@@ -35,6 +36,7 @@ BUILTIN_MODULES = {
     "class_conditional": "tts.strategies.class_conditional",
     "rejection_sampling": "tts.strategies.rejection_sampling",
     "majority_voting": "tts.strategies.majority_voting",
+    "budget_sweep": "tts.strategies.budget_sweep",
 }
 
 _registry: dict[str, type[Strategy]] | None = None
@@ -43,13 +45,37 @@ _registry: dict[str, type[Strategy]] | None = None
 class TTSPluginManager(pluggy.PluginManager):
     """A pluggy manager where every ``tts_*`` attribute of a plugin is a hook implementation.
 
-    Plugins need no decorator (``@tts.hookimpl`` is still honoured for options such as ``tryfirst``), and
-    :meth:`register` checks at once that each ``tts_*`` name matches a hook spec.
+    Plugins need no decorator (``@tts.hookimpl`` is still honoured for options such as ``tryfirst`` and
+    ``wrapper``), and :meth:`register` checks at once that each ``tts_*`` name matches a hook spec. Every
+    (non-wrapper) implementation is guarded where it returns: an exception becomes a :class:`StrategyError`
+    naming the plugin and the hook (the original chained), a value of the wrong type is refused with the
+    plugin's name, and the names of the plugins that answered a call are kept for :meth:`call_with_authors`.
+    Hooks are always called through pluggy, so wrappers and ``pm.trace`` see every call.
     """
 
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
+        self._answers: list[tuple[str, object]] = []
+
+    def call_with_authors(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call hook ``hook_name`` through pluggy; return ``(plugin name, result)`` for each non-None result.
+
+        For a ``firstresult`` hook the list has at most one entry. A result that a hook wrapper substituted is
+        attributed to ``"<hook wrapper>"``.
+        """
+        mark = len(self._answers)
+        try:
+            outcome = getattr(self.hook, hook_name)(**kwargs)
+            answered = self._answers[mark:]
+        finally:
+            del self._answers[mark:]
+        results = outcome if isinstance(outcome, list) else ([] if outcome is None else [outcome])
+        authors = []
+        for result in results:
+            name = next((n for n, value in answered if value is result), "<hook wrapper>")
+            authors.append((name, result))
+        return authors
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -70,7 +96,36 @@ class TTSPluginManager(pluggy.PluginManager):
             self.check_pending()
         except pluggy.PluginValidationError as exc:
             raise StrategyError(f"plugin {_describe(plugin)} breaks the hook protocol: {exc}") from exc
+        if registered is not None:
+            author = str(getattr(plugin, "name", None) or registered)
+            for caller in self.get_hookcallers(plugin) or []:
+                for impl in caller.get_hookimpls():
+                    if impl.plugin is plugin and not (impl.wrapper or impl.hookwrapper):
+                        impl.function = self._guard(impl.function, author, caller.name)  # type: ignore[misc]
         return registered
+
+    def _guard(self, function: Callable[..., Any], author: str, hook_name: str) -> Callable[..., Any]:
+        """Wrap one hook implementation: name its plugin on failure, check its result, record who answered."""
+        check = RESULT_CHECKS.get(hook_name)
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = function(*args, **kwargs)
+            except TTSError:
+                raise  # a deliberate, already worded refusal (e.g. a setting that cannot work with this model)
+            except Exception as exc:
+                raise StrategyError(
+                    f"plugin {author!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                ) from exc
+            if result is not None:
+                problem = check(result) if check is not None else "this hook returns nothing; return None"
+                if problem:
+                    raise StrategyError(f"plugin {author!r}'s {hook_name} returned {result!r}; {problem}.")
+                self._answers.append((author, result))
+            return result
+
+        guarded.__wrapped__ = function  # type: ignore[attr-defined]
+        return guarded
 
 
 def _describe(plugin: object) -> str:

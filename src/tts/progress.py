@@ -31,6 +31,9 @@ class ProgressBar:
             self._bar.set_postfix(tokens=self._tokens, refresh=False)
         elif event.kind == "finish":
             self._bar.update(1)
+        elif event.kind == "fork":  # a new branch is one more sample to finish
+            self._bar.total += 1
+            self._bar.refresh()
 
     def close(self) -> None:
         """Close the bar."""

@@ -25,7 +25,8 @@ class Event:
     Attributes:
         kind: ``"segment"`` (the engine generated tokens), ``"inject"`` (text added inside thinking, such as an
             ignore string), ``"end_thinking"`` (the delimiter, plus forced text, that opens the answer),
-            ``"reject"`` (the sample was discarded and restarted).
+            ``"reject"`` (the sample was discarded and restarted), ``"fork"`` (the sample was split into
+            branches; on each branch, ``reason`` names its label), ``"finish"`` (the sample is complete).
         position: Index in the sample's token stream where the event's tokens start.
         token_ids: The tokens generated or injected.
         text: Their text.
@@ -62,6 +63,8 @@ class SampleResult:
         rejections: Why each earlier attempt was rejected.
         logprobs: Log-probability of each generated token (``None`` for injected ones), when requested.
         extra: Per-strategy facts (e.g. ``{"budget_forcing": {"ignores": 2}}``).
+        sample_index: Which of the problem's samples this is (forked branches share their origin's index).
+        branch: The label of the fork branch this sample carried out, or None if it was never forked.
     """
 
     token_ids: list[int]
@@ -77,6 +80,8 @@ class SampleResult:
     rejections: list[str] = field(default_factory=list)
     logprobs: list[float | None] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    sample_index: int = 0
+    branch: str | None = None
 
     @property
     def num_thinking_tokens(self) -> int:

@@ -91,6 +91,17 @@ class SampleState:
         events: Segments and interventions so far.
         logprobs: Per-token log-probabilities (None for injected tokens) when requested.
         store: Per-strategy scratch space, keyed by strategy name.
+        accepted: False once an acceptance rule rejected the last allowed attempt.
+        branch: The label of the :class:`Fork` branch this sample carries out (None: never forked).
+        key: Engine key of this attempt (and branch); a restart or fork gets a new key, so no stale cache is reused.
+
+    The loop's own bookkeeping is typed and read-only to strategies:
+        just_injected: The last decision injected text, so the next segment must generate a token.
+        end_thinking_stops: Stops (token ids and strings) that mean "the model ended its thinking" for the
+            segment in flight.
+        rejections: Why each earlier attempt was rejected.
+        forks: How many forks this sample made (names its children's keys).
+        stalled: Consecutive segments that generated nothing and changed nothing.
     """
 
     problem_index: int
@@ -107,11 +118,17 @@ class SampleState:
     logprobs: list[float | None] = field(default_factory=list)
     store: dict[str, Any] = field(default_factory=dict)
     accepted: bool = True
+    branch: str | None = None
+    key: str = ""
+    just_injected: bool = False
+    end_thinking_stops: list[int | str] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)
+    forks: int = 0
+    stalled: int = 0
 
-    @property
-    def key(self) -> str:
-        """Engine key of this attempt; a restart gets a new key so no stale cache is reused."""
-        return f"p{self.problem_index}-s{self.sample_index}-a{self.attempt}"
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = f"p{self.problem_index}-s{self.sample_index}-a{self.attempt}"
 
     @property
     def num_thinking_tokens(self) -> int:
@@ -146,9 +163,11 @@ class SampleState:
             events=self.events,
             accepted=self.accepted,
             attempts=self.attempt,
-            rejections=list(self.store.get("_loop", {}).get("rejected", [])),
+            rejections=list(self.rejections),
             logprobs=self.logprobs if with_logprobs else None,
             extra={k: v for k, v in self.store.items() if not k.startswith("_")},
+            sample_index=self.sample_index,
+            branch=self.branch,
         )
 
 
@@ -189,6 +208,8 @@ class Segment:
         phase: The phase the segment was generated in.
         ended_thinking: The model tried to end its thinking: the segment stopped on one of the format's
             thinking stop tokens (or EOS), or on a stop string a strategy declared as an end of thinking.
+        caps_reached: When ``finish_reason == "length"``: every cap that was reached (several can be equal);
+            ``limited_by`` is the one that wins a tie (a strategy's over the loop's own).
     """
 
     token_ids: tuple[int, ...]
@@ -197,6 +218,7 @@ class Segment:
     limited_by: str | None
     phase: Phase
     ended_thinking: bool = False
+    caps_reached: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,7 +266,25 @@ class Reject:
     reason: str = ""
 
 
-Decision = Union[Continue, Inject, EndThinking, Finish, Reject]  # noqa: UP007 - a runtime alias on Python 3.10
+@dataclass(frozen=True)
+class Fork:
+    """Split the sample into branches that share everything generated so far.
+
+    ``branches`` pairs a label with the decision that branch carries out: the sample itself takes the first
+    pair, and a copy is made for each other pair (the copy's tokens, events, log-probabilities and strategy
+    state are the original's; its ``branch`` is its label). Engines share the common prefix (HF copies the KV
+    cache by reference; vLLM and servers reuse it through prefix caching), so a branch costs its own tokens
+    only. A branch's decision may be anything but another :class:`Fork` or a :class:`Reject`.
+
+    Example: a budget sweep at a budget boundary forks ``(("budget=64", EndThinking("Final Answer:")),
+    ("rest", Continue()))``: one copy is forced to answer while the other thinks on.
+    """
+
+    branches: tuple[tuple[str, Decision], ...]
+    reason: str = ""
+
+
+Decision = Union[Continue, Inject, EndThinking, Finish, Reject, Fork]  # noqa: UP007 - a runtime alias on Python 3.10
 
 
 @dataclass(frozen=True)

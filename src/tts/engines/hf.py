@@ -88,6 +88,8 @@ class HFEngine:
         config = self.model.config.get_text_config()
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
         self.max_batch_size = max_batch_size
+        #: The loop keeps at most this many samples in flight: more would only hold idle KV caches.
+        self.max_active_samples = 2 * max_batch_size
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad_id = int(pad if not isinstance(pad, list) else pad[0]) if pad is not None else 0
         self._cache: dict[str, _CachedSequence] = {}
@@ -103,6 +105,15 @@ class HFEngine:
             for i, out in zip(chunk, self._generate_batch([requests[i] for i in chunk])):
                 outputs[i] = out
         return [o for o in outputs if o is not None]
+
+    def fork(self, src_key: str, dst_key: str) -> None:
+        """Let ``dst_key`` start from ``src_key``'s cache (shared, not copied: entries are never edited in place).
+
+        The branch gets its own random stream from its own seed on its first segment.
+        """
+        entry = self._cache.get(src_key)
+        if entry is not None:
+            self._cache[dst_key] = _CachedSequence(list(entry.token_ids), entry.keys, entry.values, None)
 
     def release(self, keys: Sequence[str]) -> None:
         """Free the KV cache kept for these keys."""

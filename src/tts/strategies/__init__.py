@@ -2,6 +2,7 @@
 
 from .base import Strategy
 from .budget_forcing import BudgetForcing
+from .budget_sweep import BudgetSweep
 from .class_conditional import ClassConditionalControl
 from .majority_voting import MajorityVoting
 from .rejection_sampling import RejectionSampling
@@ -10,6 +11,7 @@ from .token_conditional import TokenConditionalControl
 
 __all__ = [
     "BudgetForcing",
+    "BudgetSweep",
     "ClassConditionalControl",
     "MajorityVoting",
     "RejectionSampling",

@@ -83,15 +83,24 @@ class BudgetForcing(Strategy):
         return SegmentLimits(max_tokens=self.max_thinking_tokens - sample.num_thinking_tokens)
 
     def tts_segment_end(self, sample: SampleState, segment: Segment, config: RunConfig) -> Decision | None:
+        return self.decide(self.state(sample), sample, segment, config, cap_reached=segment.limited_by == self.name)
+
+    def decide(
+        self, state: dict[str, int], sample: SampleState, segment: Segment, config: RunConfig, *, cap_reached: bool
+    ) -> Decision | None:
+        """Budget forcing's decision after ``segment``, with its per-sample bookkeeping in ``state``.
+
+        ``cap_reached`` says that the segment stopped at this strategy's maximum. Kept apart from the hook so
+        that :class:`tts.strategies.BudgetSweep` can run several budget-forcing settings over one trace.
+        """
         if segment.phase != "thinking":
             return None
         if segment.finish_reason == "length":
-            if segment.limited_by == self.name:
+            if cap_reached:
                 return EndThinking(forced_text=self.forced_answer, reason="max_thinking_tokens reached")
             return None
         if not segment.ended_thinking:
             return None  # another strategy's stop string: not a natural end of thinking
-        state = self.state(sample)
         ignores = state.get("ignores", 0)
         below_min = self.min_thinking_tokens is not None and sample.num_thinking_tokens < self.min_thinking_tokens
         if ignores >= self.num_ignore and not below_min:
