@@ -260,3 +260,22 @@ def test_the_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     exec(example, namespace)  # a resume: nothing left to do, nothing written twice
     assert read_run_log(tmp_path / "out.jsonl").records == {"0": {"answer": "Q0"}, "1": {"answer": "Q1"}}
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 3
+
+
+def test_appends_from_several_threads_stay_whole_lines(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "run.jsonl"
+    with RunLog.open(path, IDENTITY, resume=False) as log:
+        def write(worker: int) -> None:
+            for i in range(25):
+                log.append(f"{worker}-{i}", {"text": "x" * 5000})
+
+        threads = [threading.Thread(target=write, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    contents = read_run_log(path)
+    assert len(contents.records) == 150 and contents.skipped_lines == 0
+    assert len(path.read_text().splitlines()) == 151

@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import signal
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,6 +160,7 @@ class RunLog:
         self.done = done
         self._fd: int | None = fd
         self._needs_newline = needs_newline
+        self._writing = threading.Lock()  # appends from several threads stay whole lines
 
     @classmethod
     def open(
@@ -234,30 +236,30 @@ class RunLog:
         Raises:
             tts.errors.RunLogError: if the log is closed, ``key`` is already done, or the record is not JSON.
         """
-        if self._fd is None:
-            raise RunLogError(f"run log {str(self.path)!r} is closed; open it again to append.")
         if not isinstance(key, str):
             raise RunLogError(f"run log keys are strings, got {key!r}; pass str(key).")
-        if key in self.done:
-            raise RunLogError(f"record {key!r} is already in {str(self.path)!r}; each key is written once.")
         try:
             line = json.dumps({"key": key, "record": record}) + "\n"
         except (TypeError, ValueError) as exc:
             raise RunLogError(f"record {key!r} cannot be written as JSON ({exc}); pass plain data.") from None
-        # A cut-off last line (a crash during an earlier write) is ended first, so it stays a separate,
-        # skipped line instead of corrupting this record.
-        data = ("\n" + line if self._needs_newline else line).encode("utf-8")
         stored = json.loads(line)["record"]
-        with _sigint_deferred():  # Ctrl-C lands after the record is written and counted, never in between
-            _write_all(self._fd, data)
+        with self._writing, _sigint_deferred():  # a Ctrl-C lands after the record is written and counted
+            if self._fd is None:
+                raise RunLogError(f"run log {str(self.path)!r} is closed; open it again to append.")
+            if key in self.done:
+                raise RunLogError(f"record {key!r} is already in {str(self.path)!r}; each key is written once.")
+            # A cut-off last line (a crash during an earlier write) is ended first, so it stays a separate,
+            # skipped line instead of corrupting this record.
+            _write_all(self._fd, ("\n" + line if self._needs_newline else line).encode("utf-8"))
             self._needs_newline = False
             self.done[key] = stored
             os.fsync(self._fd)
 
     def close(self) -> None:
         """Release the lock and close the file (idempotent)."""
-        if self._fd is not None:
+        with self._writing:
             fd, self._fd = self._fd, None
+        if fd is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
