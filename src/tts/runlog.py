@@ -109,12 +109,12 @@ def _parse(path: Path, data: bytes) -> RunLogContents | None:
     if not data:
         return None
     lines = data.split(b"\n")
-    if b"\n" not in data and data.startswith(_HEADER_PREFIX):
+    header = _json_line(lines[0])
+    if header is None and len(lines) == 1 and data.startswith(_HEADER_PREFIX):
         raise RunLogError(
             f"{str(path)!r} holds only a tts run log header cut off by a crash and no records; delete it and "
             "start the run again."
         )
-    header = _json_line(lines[0])
     if not isinstance(header, dict) or _HEADER_KEY not in header or not isinstance(header.get("identity"), dict):
         raise RunLogError(
             f"{str(path)!r} exists and is not a tts run log (its first line is not a tts header); tts never "
