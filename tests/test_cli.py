@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tts.cli import main
+from tts.runlog import read_run_log
 
 
 def test_run_writes_jsonl_and_resumes(tiny_model_path: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -20,14 +21,18 @@ def test_run_writes_jsonl_and_resumes(tiny_model_path: str, tmp_path: Path, caps
             "-s", "budget_forcing:max_thinking_tokens=16,num_ignore=1", "--max-answer-tokens", "10", "--no-progress",
             "--chunk-size", "2"]
     assert main(args) == 0
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["index"] for r in rows] == [0, 1, 2]
+    log = read_run_log(out)
+    rows = list(log.records.values())
+    assert list(log.records) == ["0", "1", "2"] and [r["index"] for r in rows] == [0, 1, 2]
     assert all(r["samples"][0]["num_thinking_tokens"] <= 16 for r in rows)
-    # Simulate a crash after the first record: resume redoes only what is missing.
-    out.write_text(out.read_text().splitlines()[0] + "\n" + '{"index": 1, "trunc')
+    # A crash after the first record leaves the header, one record and a cut-off line: resume redoes the rest.
+    lines = out.read_text().splitlines()
+    out.write_text(lines[0] + "\n" + lines[1] + "\n" + '{"key": "1", "record": {"index": 1, "trunc')
+    crashed = out.read_bytes()
     assert main(args + ["--resume"]) == 0
-    indices = sorted(json.loads(line)["index"] for line in out.read_text().splitlines() if line.endswith("}"))
-    assert indices == [0, 1, 2]
+    assert out.read_bytes().startswith(crashed)
+    log = read_run_log(out)
+    assert sorted(log.records) == ["0", "1", "2"] and log.skipped_lines == 1
     assert main(args + ["--resume"]) == 0
     assert "already" in capsys.readouterr().err
 
@@ -83,7 +88,7 @@ def test_every_strategy_and_a_combination_from_the_command_line(tiny_model_path:
             "-s", "token_conditional:num_tokens=16", "-s", "budget_forcing:max_thinking_tokens=16,num_ignore=1",
             "-s", "majority_voting:n=3,equivalence=simple"]
     assert main(args) == 0
-    row = json.loads(out.read_text())
+    (row,) = read_run_log(out).records.values()
     assert len(row["samples"]) == 3 and "Think for up to 16 tokens." in row["prompt"]
     assert all(s["num_thinking_tokens"] <= 16 for s in row["samples"])
     for spec, partner in [("step_conditional:num_steps=2", "budget_forcing:max_thinking_tokens=16"),
@@ -91,7 +96,7 @@ def test_every_strategy_and_a_combination_from_the_command_line(tiny_model_path:
                           ("rejection_sampling:max_thinking_tokens=8,max_attempts=2", "budget_forcing:num_ignore=1")]:
         target = tmp_path / (spec.split(":")[0] + ".jsonl")
         assert main(args[:10] + ["--output", str(target), "-s", spec, "-s", partner]) == 0
-        assert json.loads(target.read_text())["samples"]
+        assert read_run_log(target).records["0"]["samples"]
 
 
 def test_conflicting_strategies_exit_2(tiny_model_path: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,9 +147,9 @@ def test_engine_failure_keeps_finished_records_and_resume_finishes(tiny_model_pa
     monkeypatch.setattr(cli, "_build_engine", lambda args, model: FailsOnThirdRound())
     assert main(args) == 2
     err = capsys.readouterr().err
-    kept = [json.loads(line)["index"] for line in out.read_text().splitlines()]
+    kept = list(read_run_log(out).records)
     assert "the engine went away" in err and f"kept {len(kept)} finished records" in err
     assert 0 < len(kept) < 8
     monkeypatch.setattr(cli, "_build_engine", lambda args, model: real)
     assert main(args + ["--resume"]) == 0
-    assert sorted(json.loads(line)["index"] for line in out.read_text().splitlines()) == list(range(8))
+    assert sorted(int(key) for key in read_run_log(out).records) == list(range(8))

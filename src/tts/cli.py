@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -95,9 +94,11 @@ def _add_run(sub: Any) -> None:
     io.add_argument("--prompt", action="append", default=[], help="a question; repeat for several")
     io.add_argument("--input", type=Path, help="JSONL file: one question per line, as a string or an object")
     io.add_argument("--question-field", default="question", help="field holding the question (default: question)")
-    io.add_argument("--output", type=Path, help="JSONL file for the records (appended per chunk)")
-    io.add_argument("--resume", action="store_true", help="skip problems already in --output")
-    io.add_argument("--chunk-size", type=int, default=64, help="problems per batch written at once (default: 64)")
+    io.add_argument("--output", type=Path,
+                    help="run log (JSONL) for the records: each problem appended as it finishes; never overwritten")
+    io.add_argument("--resume", action="store_true",
+                    help="continue --output: skip the problems in it (the run's settings and input must match)")
+    io.add_argument("--chunk-size", type=int, default=64, help="problems per tts.run call (default: 64)")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(func=_run_command)
 
@@ -175,52 +176,93 @@ def read_questions(path: Path, field: str) -> list[str]:
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    import tts
-
     from .formats import get_format
 
     # Settings fail before any model is built or loaded.
     get_format(args.think_format)
     strategies = [parse_strategy(s) for s in (args.strategy or ([DEMO_STRATEGY] if args.demo else []))]
     check_conflicts(strategies)
-    questions, model = _questions_and_model(args)
-    if args.output and args.output.exists() and args.output.stat().st_size and not args.resume:
-        raise TTSError(f"output {str(args.output)!r} already exists; pass --resume to continue it or choose another path.")
-    done = _already_done(args.output) if args.resume and args.output else set()
-    todo = [i for i in range(len(questions)) if i not in done]
-    if not todo:
-        print(f"tts: all {len(questions)} problems are already in {args.output}.", file=sys.stderr)
-        return 0
     if args.chunk_size < 1:
         raise TTSError(f"--chunk-size must be at least 1, got {args.chunk_size}.")
-    engine = _build_engine(args, model)
-    options = dict(
+    if args.resume and not args.output:
+        raise TTSError("--resume continues an --output file; pass --output FILE.jsonl too.")
+    questions, model = _questions_and_model(args)
+    options: dict[str, Any] = dict(
         think_format=args.think_format, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
         seed=args.seed, max_answer_tokens=args.max_answer_tokens or (64 if args.demo else 32768), system_prompt=args.system_prompt,
         progress=not args.no_progress,
     )
+    if not args.output:
+        _run_chunks(args, _build_engine(args, model), questions, list(range(len(questions))), strategies, options, None)
+        return 0
+    from .runlog import RunLog
+
+    identity = run_identity(args, model, strategies, questions, options)
+    forbid = [args.input] if args.input else []
+    # The log is locked and its identity checked before the model loads; each problem is appended (and
+    # fsynced) the moment it finishes, so any way the run ends keeps every finished problem.
+    with RunLog.open(args.output, identity, resume=args.resume, forbid=forbid) as log:
+        todo = [i for i in range(len(questions)) if str(i) not in log.done]
+        if not todo:
+            print(f"tts: all {len(questions)} problems are already in {args.output}.", file=sys.stderr)
+            return 0
+        before = len(log.done)
+        try:
+            _run_chunks(args, _build_engine(args, model), questions, todo, strategies, options, log)
+        except BaseException:
+            if not log.done:
+                raise
+            print(f"tts: kept {len(log.done)} finished records in {args.output} ({len(log.done) - before} from this "
+                  f"run); rerun with --resume to do the other {len(questions) - len(log.done)}.", file=sys.stderr)
+            raise
+        print(f"tts: wrote {len(log.done) - before} records to {args.output} ({len(log.done)} of {len(questions)} "
+              "problems done)", file=sys.stderr)
+    return 0
+
+
+def _run_chunks(args: argparse.Namespace, engine: Any, questions: list[str], todo: list[int], strategies: list[Any],
+                options: dict[str, Any], log: Any) -> None:
+    """Run the problems ``todo`` in chunks; each finished problem goes to ``log`` (when given) at once."""
+    import tts
+
     for start in range(0, len(todo), args.chunk_size):
         chunk = todo[start : start + args.chunk_size]
-        try:
-            results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies, **options)  # type: ignore[arg-type]
-        except TTSError as exc:
-            # Keep every problem that finished before the failure; --resume picks up the rest.
-            kept = getattr(exc, "partial_results", [])
-            if args.output and kept:
-                for result in kept:
-                    result.index = chunk[result.index]
-                _append_jsonl(args.output, [r.to_dict() for r in kept])
-                print(f"tts: kept {len(kept)} finished records in {args.output}; rerun with --resume.", file=sys.stderr)
-            raise
+
+        def keep(result: Any, chunk: list[int] = chunk) -> None:
+            record = result.to_dict()
+            record["index"] = chunk[result.index]  # the position in the whole input, not in the chunk
+            log.append(str(record["index"]), record)
+
+        results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies,
+                          on_result=keep if log is not None else None, **options)
         for index, result in zip(chunk, results):
             result.index = index
-        if args.output:
-            _append_jsonl(args.output, [r.to_dict() for r in results])
-        if not args.output or args.demo:
+        if log is None or args.demo:
             _print_summary(results, demo=args.demo)
-    if args.output:
-        print(f"tts: wrote {len(todo)} records to {args.output}", file=sys.stderr)
-    return 0
+
+
+def run_identity(args: argparse.Namespace, model: str | None, strategies: list[Any], questions: list[str],
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """What makes a ``tts run`` output's records comparable; a resume must match it exactly.
+
+    Operational flags (device, batch size, servers, chunk size, progress) are left out, so a run may be
+    resumed on other hardware; everything that changes the tokens is in.
+    """
+    from .runlog import fingerprint, strategy_identity
+
+    if model is not None and Path(model).exists():
+        model = str(Path(model).resolve())  # a local directory, whatever the spelling of its path
+    return {
+        "command": "tts run",
+        "model": model,
+        "engine": args.engine,
+        "dtype": getattr(args, "dtype", None),
+        "strategies": [strategy_identity(s) for s in strategies],
+        "think_format": args.think_format,
+        "system_prompt": args.system_prompt,
+        "sampling": {k: options[k] for k in ("temperature", "top_p", "top_k", "seed", "max_answer_tokens")},
+        "problems": {"count": len(questions), "sha256": fingerprint(questions)},
+    }
 
 
 def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
@@ -260,31 +302,6 @@ def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | Non
     if not questions:
         raise TTSError("no problems given; pass --prompt TEXT or --input FILE.jsonl.")
     return questions, args.model
-
-
-def _already_done(path: Path) -> set[int]:
-    """Indices of the complete records in ``path``; a last line cut by a crash is removed so it is redone."""
-    if not path.exists():
-        return set()
-    done, kept = set(), []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            done.add(int(json.loads(line)["index"]))
-            kept.append(line)
-        except (ValueError, KeyError, TypeError):
-            continue
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    return done
-
-
-def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append complete lines and flush them to disk, so a crash later loses nothing already written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _print_summary(results: list[Any], demo: bool) -> None:

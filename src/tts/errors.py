@@ -61,6 +61,10 @@ class DataError(TTSError, ValueError):
     """An input file or dataset row is malformed."""
 
 
+class RunLogError(TTSError):
+    """An output or run log cannot be used safely: it is locked, belongs to another run, or is not ours."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)

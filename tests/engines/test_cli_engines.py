@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tts import cli
+from tts.runlog import read_run_log
 
 pytest.importorskip("vllm")
 
@@ -30,7 +30,7 @@ def test_run_on_vllm_engine(vllm_engine: Any, tiny_model_path: str, tmp_path: Pa
     assert cli.main(argv) == 0
     assert built == [{"kind": "vllm", "model": tiny_model_path, "dtype": "float32", "tensor_parallel_size": None,
                       "max_model_len": 4096, "gpu_memory_utilization": None}]
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = list(read_run_log(out).records.values())
     assert len(rows) == 2 and all(r["samples"][0]["num_thinking_tokens"] <= 24 for r in rows)
 
 
@@ -38,5 +38,5 @@ def test_run_against_a_server(vllm_server: Any, tmp_path: Path) -> None:
     vllm_server.ensure_running()
     out = tmp_path / "server.jsonl"
     assert cli.main(["run", "--engine", "openai", "--base-url", vllm_server.base_url, "--output", str(out), *ARGS]) == 0
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = list(read_run_log(out).records.values())
     assert len(rows) == 2 and all(r["samples"][0]["num_thinking_tokens"] <= 24 for r in rows)

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 def _add_select(subparsers: Any) -> None:
     p = subparsers.add_parser("select", help="select s1K-style training data from a larger pool (59K -> 1K)")
     p.add_argument("--data", required=True, help="pool: .jsonl / .json / .parquet file or datasets hub name")
-    p.add_argument("--output", required=True, help="JSONL file for the selected rows")
+    p.add_argument("--output", required=True, help="JSONL file for the selected rows (never the --data pool)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output (atomically)")
     p.add_argument("--target", type=int, default=1000, help="rows to select (default 1000)")
     p.add_argument("--method", default="s1", help="s1, random, diverse or longest (default s1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -155,6 +157,7 @@ def run_select(args: argparse.Namespace) -> int:
     from .selection import select
 
     start = time.monotonic()
+    out = _select_output(args)  # refused before the (possibly hours-long) selection, and again when writing
     rows = load_rows(args.data)
     stages = _stages(args)
 
@@ -162,15 +165,67 @@ def run_select(args: argparse.Namespace) -> int:
         print(f"[{report.name}] {report.rows_in} -> {report.rows_out}", file=sys.stderr, flush=True)
 
     result = select(rows, stages, progress)
-    out = Path(args.output)
-    tmp = out.with_name(f".{out.name}.partial")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in result.rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(out)
+    lines = [json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in result.rows]
+    _publish(out, "".join(lines).encode("utf-8"), overwrite=args.overwrite)
     print(result.summary())
     print(f"selected {len(result.rows)} of {len(rows)} rows in {time.monotonic() - start:.1f}s; wrote {out}")
     return 0
+
+
+def _select_output(args: argparse.Namespace) -> Path:
+    """The ``--output`` path, refused when it is a directory, the input pool, or exists without --overwrite."""
+    out, data = Path(args.output), Path(args.data)
+    if out.is_dir():
+        raise ConfigError(
+            f"--output {str(out)!r} is a directory; pass a file path such as {str(out / 'selected.jsonl')!r}."
+        )
+    if data.exists() and (data.resolve() == out.resolve() or (out.exists() and os.path.samefile(data, out))):
+        raise ConfigError(
+            f"--output {str(out)!r} is the input pool --data; writing it would destroy the pool, "
+            "so choose another output path."
+        )
+    if out.exists() and not args.overwrite:
+        raise ConfigError(
+            f"--output {str(out)!r} already exists; pass --overwrite to replace it or choose another path."
+        )
+    return out
+
+
+def _publish(out: Path, data: bytes, *, overwrite: bool) -> None:
+    """Write ``data`` to a temporary sibling, fsync it, then move it to ``out`` in one step.
+
+    Readers see the old file or the complete new one, never a part. Without ``overwrite`` the move is a hard
+    link, which fails if ``out`` appeared in the meantime (another process), so nothing is ever replaced.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(handle.fileno(), 0o666 & ~umask)  # mkstemp's 0600 would hide the rows from others
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, out)
+            return
+        try:
+            os.link(tmp, out)
+        except FileExistsError:
+            raise ConfigError(
+                f"--output {str(out)!r} appeared while selecting; pass --overwrite to replace it "
+                "or choose another path."
+            ) from None
+        except OSError:  # a file system without hard links: check, then move
+            if out.exists():
+                raise ConfigError(
+                    f"--output {str(out)!r} already exists; pass --overwrite to replace it."
+                ) from None
+            os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def add_finetune_commands(subparsers: Any) -> None:
