@@ -44,10 +44,10 @@ def add_compare_commands(sub: Any) -> None:
     add_engine_arguments(compare.add_argument_group("model and engine"))
     grid = compare.add_argument_group("grid")
     grid.add_argument("--grid", help="TOML grid file or a shipped grid (paper-table3, paper-table4, tiny)")
-    grid.add_argument("-s", "--strategy", action="append", default=[], metavar="[LABEL=]NAME:K=V|V,...[+NAME:...]",
-                      help="a method swept over settings: '|' lists values, '+' combines strategies; repeat")
-    grid.add_argument("--setting", action="append", default=[], metavar="[LABEL=]NAME:K=V,...[+NAME:...]",
-                      help="one setting (no sweep; '|' is a list value); settings with one label form a method")
+    grid.add_argument("-s", "--strategy", action="append", default=[], metavar="METHOD",
+                      help="[LABEL=]NAME:K=V|V,...[+NAME:...]: a method swept over settings ('|' lists values, '+' combines strategies); repeat")
+    grid.add_argument("--setting", action="append", default=[], metavar="SETTING",
+                      help="[LABEL=]NAME:K=V,...[+NAME:...]: one setting ('|' is a list value); settings sharing a label form a method")
     grid.add_argument("--zip", action="store_true", help="-s sweeps move together instead of forming a product")
     gen = compare.add_argument_group("generation (override the grid's [run] table)")
     gen.add_argument("--think-format", default=None, help="s1 or think-tags (default: s1)")

@@ -117,8 +117,11 @@ def run_group(engine: Any, cells: Sequence[Cell], questions: Sequence[str], opti
     import tts
 
     for cell in cells:
-        tts.run(engine, list(questions), strategies=cell.build(), progress=False, on_event=on_event,
-                on_result=lambda result, cell=cell: on_result(cell, result.index, result), **options)
+        def done(result: ProblemResult, cell: Cell = cell) -> None:
+            on_result(cell, result.index, result)
+
+        tts.run(engine, list(questions), strategies=cell.build(), progress=False, on_event=on_event, on_result=done,
+                **options)
 
 
 def run_comparison(comparison: Comparison, engine: Any = None, *, engine_factory: Callable[[], Any] | None = None,
