@@ -68,6 +68,8 @@ def add_compare_commands(sub: Any) -> None:
     io.add_argument("--output", type=Path, default=None, help="output directory (default: a new tts-compare/... one)")
     io.add_argument("--resume", action="store_true", help="continue the comparison in --output")
     io.add_argument("--shard", default=None, metavar="K/N", help="run part K of N of the grid x problems")
+    io.add_argument("--separate-runs", action="store_true",
+                    help="run every setting on its own (default: greedy budget sweeps share one pass)")
     io.add_argument("--grade-timeout", type=float, default=10.0, help="seconds per answer for math grading")
     io.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -126,7 +128,7 @@ def _compare_command(args: argparse.Namespace) -> int:
         raise TTSError("--resume needs --output DIR, the directory of the comparison to continue.")
     directory = args.output or _fresh_directory(grid.name, benchmark.name)
     comparison = Comparison(grid=grid, benchmark=benchmark, model=model, directory=directory, shard=shard,
-                            grade_timeout=args.grade_timeout)
+                            grade_timeout=args.grade_timeout, one_pass_sweeps=not args.separate_runs)
 
     def factory() -> Any:
         return _build_engine(args, path if path is not None else defaults.builtin_model())

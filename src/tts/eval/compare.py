@@ -5,10 +5,10 @@ Each problem's samples are graded and appended to the samples log the moment the
 ``resume=True`` runs exactly the (setting, problem) pairs that have no complete lines yet. ``results.json`` is
 rewritten atomically after every setting (and at most every few seconds in between), and at the end.
 
-:func:`run_group` is the one place that turns settings into engine work. Today it runs one setting with one
-:func:`tts.run`; a greedy budget sweep (cells that differ only in budget forcing's ``max_thinking_tokens`` /
-``num_ignore``) can run there as one :class:`tts.strategies.BudgetSweep` pass, with :func:`cell_groups`
-deciding which cells go together.
+:func:`run_group` is the one place that turns settings into engine work: one :func:`tts.run` per setting, or,
+for a greedy budget sweep (settings that differ only in budget forcing's ``max_thinking_tokens`` /
+``num_ignore``), one :class:`tts.strategies.BudgetSweep` pass for all of them; :func:`cell_groups` decides
+which settings go together.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class Comparison:
     directory: Path
     shard: Shard | None = None
     grade_timeout: float = 10.0
+    #: Run greedy budget-forcing sweeps as one BudgetSweep pass (same tokens, shared prefixes).
+    one_pass_sweeps: bool = True
     engine_options: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
@@ -100,11 +102,17 @@ def check_directory(directory: Path, samples_file: Path, resume: bool) -> None:
         )
 
 
-def cell_groups(grid: Grid, pending: Mapping[str, Sequence[int]]) -> list[list[str]]:
-    """Which settings run together in one :func:`run_group` call: today each setting alone, in grid order.
+def cell_groups(grid: Grid, pending: Mapping[str, Sequence[int]], one_pass_sweeps: bool = True) -> list[list[str]]:
+    """Which settings run together in one :func:`run_group` call, in grid order.
 
-    Settings grouped together must have the same pending problems (``pending[cid]``), as they share one run.
+    Greedy budget-forcing settings that differ only in ``max_thinking_tokens`` / ``num_ignore`` form one
+    sweep (:mod:`tts.eval.sweeps`); every other setting runs alone. Grouped settings have the same pending
+    problems (``pending[cid]``), as they share one run.
     """
+    if one_pass_sweeps:
+        from .sweeps import sweep_groups
+
+        return sweep_groups(grid, pending)
     return [[cid] for cid in grid.cells if pending.get(cid)]
 
 
@@ -112,10 +120,16 @@ def run_group(engine: Any, cells: Sequence[Cell], questions: Sequence[str], opti
               on_result: Callable[[Cell, int, ProblemResult], None], on_event: Callable[..., None] | None = None) -> None:
     """Run ``cells`` over ``questions`` and call ``on_result(cell, question_index, result)`` per finished problem.
 
-    This is the single step that spends engine time; everything around it only plans and records.
+    This is the single step that spends engine time; everything around it only plans and records. Several
+    cells are a budget sweep from :func:`cell_groups`, run in one pass.
     """
     import tts
 
+    if len(cells) > 1:
+        from .sweeps import run_sweep
+
+        run_sweep(engine, cells, questions, options, on_result, on_event)
+        return
     for cell in cells:
         def done(result: ProblemResult, cell: Cell = cell) -> None:
             on_result(cell, result.index, result)
@@ -171,10 +185,10 @@ class _Session:
 
     def run(self, engine: Any) -> None:
         problems = self.comparison.benchmark.problems
-        for group in cell_groups(self.comparison.grid, self.pending):
+        for group in cell_groups(self.comparison.grid, self.pending, self.comparison.one_pass_sweeps):
             cells = [self.comparison.grid.cells[cid] for cid in group]
             todo = self.pending[group[0]]
-            self.bar.start_setting(group[0], len(todo))
+            self.bar.start_setting(group[0] if len(group) == 1 else f"sweep of {len(group)} settings", len(todo) * len(group))
 
             def on_result(cell: Cell, index: int, result: ProblemResult, todo: list[int] = todo) -> None:
                 self.persist(cell, problems[todo[index]], result)
