@@ -97,6 +97,11 @@ def test_unknown_grid_name_suggests_a_shipped_one() -> None:
         load_grid("paper-table33")
 
 
+def test_budget_sweep_is_not_a_grid_strategy() -> None:
+    with pytest.raises(GridError, match="list budget_forcing settings"):
+        grid_from_specs(["budget_sweep:max_thinking_tokens=8|16"], [], zipped=False)
+
+
 def test_conflicting_strategies_in_a_cell_fail_early() -> None:
     with pytest.raises(StrategyError, match="cannot be combined"):
         grid_from_specs(["budget_forcing:max_thinking_tokens=8+rejection_sampling:max_thinking_tokens=8"], [])

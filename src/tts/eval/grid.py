@@ -139,6 +139,11 @@ class Grid:
                 f"known: {', '.join(RUN_OPTIONS)}."
             )
         for cell in self.cells.values():
+            if any(s.name == "budget_sweep" for s in cell.strategies):
+                raise GridError(
+                    "a grid sweeps budgets itself: list budget_forcing settings (e.g. -s "
+                    "'budget_forcing:max_thinking_tokens=64|128') instead of budget_sweep; greedy ones share one pass."
+                )
             check_conflicts(cell.build())
 
     def method_of(self) -> dict[str, list[str]]:
