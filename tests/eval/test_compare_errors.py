@@ -33,6 +33,7 @@ def _digest(directory: Path) -> dict[str, str]:
     (["--grid", "tiny", "-s", "budget_forcing:max_thinking_tokens=8"], "cannot be combined"),
     (["--shard", "3/2"], "shard '3/2' is out of range"),
     (["--shard", "half"], "is not K/N"),
+    (["--shard", "1/3"], "use at most 2 shards"),
     (["--resume"], "--resume needs --output"),
     (["--temprature=1"], None),
 ])

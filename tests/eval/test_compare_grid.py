@@ -118,5 +118,9 @@ def test_shards_are_disjoint_and_cover_the_grid() -> None:
     parts = [shard_pairs(settings, docs, Shard(k, 3)) for k in (1, 2, 3)]
     flat = [p for part in parts for p in part]
     assert sorted(flat) == sorted(shard_pairs(settings, docs, None)) and len(flat) == len(set(flat)) == 21
-    assert {len(p) for p in parts} == {7}
+    assert [len(p) for p in parts] == [9, 6, 6]
+    # Every setting of a shard gets the same problems, so sweeps stay one pass inside a shard.
+    assert all({d for s, d in part if s == "a"} == {d for s, d in part if s == "c"} for part in parts)
     assert parse_shard(" 2/3 ") == Shard(2, 3)
+    with pytest.raises(ConfigError, match="use at most 7 shards"):
+        shard_pairs(settings, docs, Shard(1, 8))

@@ -151,6 +151,7 @@ def run_comparison(comparison: Comparison, engine: Any = None, *, engine_factory
     """
     from ..runlog import RunLog
 
+    shard_pairs(list(comparison.grid.cells), [p.id for p in comparison.benchmark.problems], comparison.shard)  # checks
     check_directory(comparison.directory, comparison.samples_file, resume)
     with RunLog.open(comparison.samples_file, comparison.identity(), resume=resume) as log:
         session = _Session(comparison, log, progress)

@@ -1,8 +1,8 @@
 """Splitting a comparison over machines: ``--shard K/N`` and ``tts compare merge``.
 
-The work of a comparison is the list of (setting, problem) pairs in grid order. Shard K of N takes every N-th
-pair starting at the K-th (1-based), so shards are disjoint, together cover everything, and balance settings of
-different cost. A shard's directory records ``K/N`` in its identity; merging checks that every input comes from
+The work of a comparison is the grid's settings times the benchmark's problems. Shard K of N takes every N-th
+problem starting at the K-th (1-based) under every setting, so shards are disjoint, together cover everything,
+and each shard runs the whole grid — a greedy budget sweep stays one pass inside a shard. A shard's directory records ``K/N`` in its identity; merging checks that every input comes from
 the same grid, model and benchmark, that no shard appears twice, and copies each sample line exactly once.
 """
 
@@ -30,9 +30,9 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def takes(self, position: int) -> bool:
-        """Whether the pair at ``position`` (0-based, in grid order) belongs to this shard."""
-        return position % self.count == self.index - 1
+    def takes(self, problem: int) -> bool:
+        """Whether the problem at position ``problem`` (0-based, in benchmark order) belongs to this shard."""
+        return problem % self.count == self.index - 1
 
 
 def parse_shard(spec: str) -> Shard:
@@ -48,8 +48,12 @@ def parse_shard(spec: str) -> Shard:
 
 def shard_pairs(settings: Sequence[str], doc_ids: Sequence[str], shard: Shard | None) -> list[tuple[str, str]]:
     """The (setting, doc_id) pairs a shard runs, in grid order (all of them without a shard)."""
-    pairs = [(s, d) for s in settings for d in doc_ids]
-    return [p for i, p in enumerate(pairs) if shard is None or shard.takes(i)]
+    if shard is not None and shard.count > len(doc_ids):
+        raise ConfigError(
+            f"shard {shard} splits {len(doc_ids)} problems into {shard.count} parts; use at most {len(doc_ids)} shards."
+        )
+    mine = [d for j, d in enumerate(doc_ids) if shard is None or shard.takes(j)]
+    return [(s, d) for s in settings for d in mine]
 
 
 def without_shard(identity: dict[str, Any]) -> dict[str, Any]:
