@@ -42,6 +42,21 @@ def add_compare_commands(sub: Any) -> None:
             """),
     )
     add_engine_arguments(compare.add_argument_group("model and engine"))
+    _add_run_flags(compare)
+    compare.set_defaults(func=_compare_command)
+    more = compare.add_subparsers(title="reading a comparison", dest="action", metavar="{report,merge}")
+    report = more.add_parser("report", help="print the table and redraw the plots of a comparison directory")
+    report.add_argument("directory", type=Path)
+    report.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    report.set_defaults(func=_report_command)
+    merge = more.add_parser("merge", help="combine shard directories of one comparison into one")
+    merge.add_argument("directories", type=Path, nargs="+")
+    merge.add_argument("--output", type=Path, required=True, help="new directory for the merged comparison")
+    merge.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    merge.set_defaults(func=_merge_command)
+
+
+def _add_run_flags(compare: argparse.ArgumentParser) -> None:
     grid = compare.add_argument_group("grid")
     grid.add_argument("--grid", help="TOML grid file or a shipped grid (paper-table3, paper-table4, tiny)")
     grid.add_argument("-s", "--strategy", action="append", default=[], metavar="METHOD",
@@ -73,17 +88,6 @@ def add_compare_commands(sub: Any) -> None:
     io.add_argument("--grade-timeout", type=float, default=10.0, help="seconds per answer for math grading")
     io.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    compare.set_defaults(func=_compare_command)
-    more = compare.add_subparsers(title="reading a comparison", dest="action", metavar="{report,merge}")
-    report = more.add_parser("report", help="print the table and redraw the plots of a comparison directory")
-    report.add_argument("directory", type=Path)
-    report.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
-    report.set_defaults(func=_report_command)
-    merge = more.add_parser("merge", help="combine shard directories of one comparison into one")
-    merge.add_argument("directories", type=Path, nargs="+")
-    merge.add_argument("--output", type=Path, required=True, help="new directory for the merged comparison")
-    merge.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
-    merge.set_defaults(func=_merge_command)
 
 
 def _grid(args: argparse.Namespace) -> Any:

@@ -64,6 +64,7 @@ class Comparison:
 
     @property
     def samples_file(self) -> Path:
+        """``DIR/samples_<benchmark>.jsonl``."""
         return samples_path(self.directory, self.benchmark.name)
 
     def pending(self, done: set[tuple[str, str]]) -> dict[str, list[int]]:
@@ -185,6 +186,7 @@ class _Session:
         self.cache: dict[str, Any] = {}
 
     def run(self, engine: Any) -> None:
+        """Run every pending group, saving each problem as it finishes and results.json after each group."""
         problems = self.comparison.benchmark.problems
         for group in cell_groups(self.comparison.grid, self.pending, self.comparison.one_pass_sweeps):
             cells = [self.comparison.grid.cells[cid] for cid in group]
@@ -212,6 +214,7 @@ class _Session:
             self.write()
 
     def write(self) -> dict[str, Any]:
+        """Rewrite results.json from everything in the log; return the summary."""
         self.last_write = time.monotonic()
         return write_results(self.comparison, self.log.done, self.total, self.cache)
 

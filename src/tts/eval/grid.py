@@ -83,6 +83,7 @@ class Cell:
 
     @property
     def id(self) -> str:
+        """The strategies in ``tts run -s`` form joined with ``+`` (``"none"`` for the plain model)."""
         return "+".join(s.spec() for s in self.strategies) or "none"
 
     def build(self) -> list[Strategy]:
@@ -193,10 +194,12 @@ def _resolved(strategy: Strategy) -> dict[str, Any]:
 
 
 def freeze_value(value: Any) -> Any:
+    """Lists as tuples, so settings can live in frozen (hashable) specs."""
     return tuple(freeze_value(v) for v in value) if isinstance(value, list) else value
 
 
 def strategy_spec(name: str, settings: Mapping[str, Any]) -> StrategySpec:
+    """A spec under the strategy's registered name, settings sorted: equal settings give equal cell ids."""
     from ..plugins import get_strategy_class
 
     canonical = get_strategy_class(name).name
