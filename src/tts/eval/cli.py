@@ -131,15 +131,24 @@ def _compare_command(args: argparse.Namespace) -> int:
     if args.resume and args.output is None:
         raise TTSError("--resume needs --output DIR, the directory of the comparison to continue.")
     directory = args.output or _fresh_directory(grid.name, benchmark.name)
+    builtin = model["model"] == defaults.BUILTIN_MODEL
     comparison = Comparison(grid=grid, benchmark=benchmark, model=model, directory=directory, shard=shard,
-                            grade_timeout=args.grade_timeout, one_pass_sweeps=not args.separate_runs)
+                            grade_timeout=args.grade_timeout, one_pass_sweeps=not args.separate_runs,
+                            engine_options=_engine_options(args))
 
     def factory() -> Any:
-        return _build_engine(args, path if path is not None else defaults.builtin_model())
+        return _build_engine(args, defaults.builtin_model() if builtin else path)
 
     summary = run_comparison(comparison, engine_factory=factory, resume=args.resume, progress=not args.no_progress)
     _show(comparison.identity(), summary, directory, plots=not args.no_plots)
     return 0
+
+
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine flags given (for results.json; not part of the identity, and never the API key)."""
+    names = ("device", "max_batch_size", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization",
+             "base_url", "max_concurrency")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def _fresh_directory(grid: str, benchmark: str) -> Path:
