@@ -90,3 +90,64 @@ def test_grouping_is_a_partition_invariant_to_order(answers: list[str | None], s
     as_sets = sorted(sorted(normalize(answers[i] or "") for i in g) for g in groups)
     other_sets = sorted(sorted(normalize(answers[shuffled[i]] or "") for i in g) for g in other)
     assert as_sets == other_sets
+
+
+@pytest.mark.parametrize("text", ["\\boxed{" * 14_300, "{" * 100_000, "\\boxed{x}" + "\\boxed{{" * 12_500,
+                                  "answer" + " " * 100_000, "Answer " * 15_000])
+def test_extraction_is_linear_on_100kb_of_adversarial_text(text: str) -> None:
+    # Quadratic before (100 KB of unclosed \boxed{ took 46 s); linear now (tens of milliseconds).
+    import time
+
+    start = time.perf_counter()
+    extract_answer(text)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_last_boxed_matches_the_forward_scan() -> None:
+    from tts.answers import last_boxed
+
+    assert last_boxed("\\boxed{a \\boxed{b} c") == "b"  # the outer box never closes; the inner one does
+    assert last_boxed("}} \\boxed{1} {") == "1"
+    assert last_boxed("\\boxed{x^{2}} and \\fbox{y}") == "y"
+
+
+def _forward_last_boxed(text: str) -> str | None:  # the old quadratic definition, as an oracle
+    import re
+
+    for m in reversed(list(re.finditer(r"\\(?:boxed|fbox)\s*\{", text))):
+        depth = 1
+        for i in range(m.end(), len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                return text[m.end() : i]
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\\boxed{", "{", "}", "x", "\\fbox {", " "]), max_size=30))
+def test_last_boxed_equals_the_quadratic_definition(parts: list[str]) -> None:
+    from tts.answers import last_boxed
+
+    text = "".join(parts)
+    assert last_boxed(text) == _forward_last_boxed(text)
+
+
+def test_grouping_has_an_overall_time_limit_and_reports_slow_pairs() -> None:
+    pytest.importorskip("math_verify")
+    import time
+
+    from tts.answers import group_answers_within
+
+    eq = MathVerifyEquivalence(timeout=60)
+    try:
+        assert eq("\\sqrt{4}", "2")  # start the worker outside the measured call
+        towers = [f"{k}^{{{k}^{{{k}^{{{k}^{k}}}}}}}" for k in range(2, 22)]  # 20 answers that hang math-verify
+        start = time.monotonic()
+        grouping = group_answers_within(towers + ["0.5", "1/2"], eq, time_limit=3.0)
+        took = time.monotonic() - start
+    finally:
+        eq.close()
+    assert took < 3.0 + 10.0  # one comparison may overrun by a worker kill; before, this took > 300 s
+    assert grouping.time_limit_hit and grouping.slow
+    assert [20, 21] in [sorted(g) for g in grouping.groups]  # instant comparisons still group after the limit
+    assert len(grouping.groups) == 21  # every slow pair counted as different

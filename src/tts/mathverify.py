@@ -47,33 +47,50 @@ class MathVerifyWorker:
             ) from exc
         self._proc: subprocess.Popen[str] | None = None
         self._replies: queue.Queue[str | None] = queue.Queue()
+        self._ready = False
         self._lock = threading.Lock()
         self.restarts = 0
         atexit.register(self.close)
 
     def call(self, op: str, args: list[str], timeout: float) -> Any:
-        """Run ``op`` ("equivalent" or "grade") on ``args`` in the worker; :data:`TIMED_OUT` if too slow."""
+        """Run ``op`` ("equivalent" or "grade") on ``args`` in the worker; :data:`TIMED_OUT` if too slow.
+
+        ``timeout`` bounds the call itself; the worker's start-up (importing sympy) is waited for
+        separately, and a killed worker's successor starts importing at once, while the caller goes on.
+        """
         with self._lock:
-            proc = self._ensure_started()
+            proc = self._started()
             assert proc.stdin is not None
             try:
                 proc.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
                 proc.stdin.flush()
                 line = self._replies.get(timeout=max(timeout, 0.0))
             except (queue.Empty, OSError):
-                self._kill()
-                return TIMED_OUT
-            if line is None:  # the worker died (out of memory, killed from outside)
-                self._kill()
+                line = None
+            if line is None:  # too slow, or the worker died (out of memory, killed from outside)
+                self._replace()
                 return TIMED_OUT
             reply = json.loads(line)
-            if "error" in reply:
-                return None
-            return reply["ok"]
+            return None if "error" in reply else reply["ok"]
 
-    def _ensure_started(self) -> subprocess.Popen[str]:
-        if self._proc is not None and self._proc.poll() is None:
-            return self._proc
+    def _started(self) -> subprocess.Popen[str]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._spawn()
+        assert self._proc is not None
+        if not self._ready:
+            try:
+                self._ready = self._replies.get(timeout=_START_TIMEOUT) is not None
+            except queue.Empty:
+                self._ready = False
+            if not self._ready:
+                self.close()
+                from .errors import EngineError
+
+                raise EngineError("The math-verify worker process did not start; check "
+                                  "`python -c 'import math_verify'` in this environment.")
+        return self._proc
+
+    def _spawn(self) -> None:
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
@@ -82,24 +99,13 @@ class MathVerifyWorker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
         )
         self._replies = queue.Queue()
+        self._ready = False
         threading.Thread(target=_pump, args=(self._proc, self._replies), daemon=True).start()
-        try:
-            ready = self._replies.get(timeout=_START_TIMEOUT)
-        except queue.Empty:
-            ready = None
-        if ready is None:
-            self._kill()
-            from .errors import EngineError
 
-            raise EngineError("The math-verify worker process did not start; check `python -c 'import math_verify'`.")
-        return self._proc
-
-    def _kill(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-            self.restarts += 1
+    def _replace(self) -> None:
+        self.close()
+        self.restarts += 1
+        self._spawn()
 
     def close(self) -> None:
         """Stop the worker process (a later call starts a new one)."""

@@ -114,3 +114,24 @@ def test_step_conditional_with_budget_forcing_stops_on_a_string(engine) -> None:
         assert "Think for up to 3 steps." in result.prompt
         assert s.num_thinking_tokens <= 64
         assert "<|im_start|>0" not in s.thinking_text  # the countdown never goes below 1 before the answer
+
+
+def test_budget_sweep_equals_separate_runs_on_each_engine(engine) -> None:
+    """Branching shares the prefix on every engine (HF: the KV cache; vLLM and servers: prefix caching)."""
+    from tts.strategies import BudgetSweep
+    from tts.strategies.budget_sweep import setting_label
+
+    questions = sample_questions(6, offset=3)
+    budgets = [16, 48, None]
+    swept = tts.run(engine, questions, strategies=[BudgetSweep(max_thinking_tokens=budgets, num_ignore=[0, 1])],
+                    max_answer_tokens=10)
+    for budget in budgets:
+        for n in (0, 1):
+            if budget is None and not n:
+                continue
+            alone = tts.run(engine, questions, strategies=[BudgetForcing(max_thinking_tokens=budget, num_ignore=n)],
+                            max_answer_tokens=10)
+            label = setting_label(budget, n)
+            for a, s in zip(alone, swept):
+                carrier = [x for x in s.samples if label in x.extra["budget_sweep"]["settings"]]
+                assert len(carrier) == 1 and carrier[0].token_ids == a.samples[0].token_ids, (label, a.index)

@@ -115,3 +115,25 @@ def test_math_verify_worker_is_shared_across_problems(tokenizer) -> None:
     assert strategy._equivalence() is strategy._equivalence()  # one worker process per run, not per problem
     agg = strategy.tts_aggregate(0, [], RunConfig(format=tts.S1.bind(tokenizer), context_length=4096))
     assert agg.answer is None
+
+
+def test_grouping_time_limit_counts_unsettled_pairs_as_different_and_reports_them(tokenizer) -> None:
+    pytest.importorskip("math_verify")
+    strategy = MajorityVoting(n=3, equivalence="math-verify", grouping_time_limit=0)
+    config = RunConfig(format=tts.S1.bind(tokenizer), context_length=4096)
+    samples = []
+    for i, text in enumerate(["\\sqrt{4}", "2", "2.0"]):
+        s = SampleState(problem_index=0, sample_index=i, attempt=1, prompt_token_ids=[])
+        s.token_ids = tokenizer.encode(f"Final Answer: {text}")
+        s.answer_start, s.thinking_end = 0, 0
+        samples.append(s)
+    agg = strategy.tts_aggregate(0, samples, config)
+    # No time for math-verify: sqrt(4) vs 2 is unsettled (counted as different); 2 and 2.0 still group.
+    assert agg.details["slow_comparisons"] == [[0, 1], [0, 2]] and agg.details["grouping_time_limit_hit"]
+    assert [g["count"] for g in agg.details["groups"]] == [1, 2] and agg.answer == "2"
+
+
+def test_grouping_time_limit_is_validated() -> None:
+    for bad in (-1, float("nan"), float("inf"), "5"):
+        with pytest.raises(ConfigError):
+            MajorityVoting(grouping_time_limit=bad)  # type: ignore[arg-type]

@@ -220,7 +220,9 @@ class OpenAIEngine:
     # ------------------------------------------------------------------ HTTP
 
     def _url_for(self, key: str) -> str:
-        return self.base_urls[zlib.crc32(key.encode()) % len(self.base_urls)]
+        # Forked branches ("p0-s0-a1/2") go where their origin went, so the server's prefix cache is theirs too.
+        root = key.split("/", 1)[0]
+        return self.base_urls[zlib.crc32(root.encode()) % len(self.base_urls)]
 
     def _models(self) -> list[dict[str, Any]]:
         """Ask every server for its models (a short, bounded wait): it checks the URLs before any real work."""

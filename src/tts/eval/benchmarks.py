@@ -74,7 +74,8 @@ class Benchmark:
 class BenchmarkSpec:
     """Where a built-in benchmark lives and how its rows become problems.
 
-    ``data_file`` names a file in the package's ``tts/eval/data/`` folder; ``hub`` a dataset on the hub with
+    ``data_file`` names a file in the package's ``tts/eval/data/`` folder (or an absolute path to a file
+    anywhere, for a project's own benchmark); ``hub`` a dataset on the hub with
     its ``configs`` (concatenated in order) and ``split``. ``question_fields``/``answer_fields`` are tried in
     order; ``metadata_fields`` are copied into each problem's metadata.
     """
@@ -169,6 +170,8 @@ def _resolve(name: str, split: str | None, config: str | None,
             raise DataError(f"data_file is for built-in benchmarks; {name!r} is not one{_suggest(name)}.")
         path = Path(data_file).expanduser()
         return spec, _file_rows(path), str(path)
+    if spec is not None and spec.data_file is not None and Path(spec.data_file).is_absolute():
+        return spec, _file_rows(Path(spec.data_file)), spec.data_file
     if spec is not None and spec.data_file is not None:
         ref = resources.files("tts.eval") / "data" / spec.data_file
         with resources.as_file(ref) as path:

@@ -34,7 +34,7 @@ _TAIL = 4000  # with no extracted answer, math-verify looks for LaTeX in the las
 
 _LETTER = re.compile(r"^\(?\s*([A-D])\s*\)?(?![A-Za-z0-9])")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}")
-_ANSWER_IS = re.compile(r"answer\s+is\s*[:：]?\s*\(?([A-D])\)?(?![A-Za-z0-9])", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"(?i:answer\s+is)\s*[:：]?\s*\(?([A-D])\)?(?![A-Za-z0-9])")  # the letter: capital only
 
 
 @dataclass(frozen=True)

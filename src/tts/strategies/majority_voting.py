@@ -52,7 +52,8 @@ class MajorityVoting(Strategy):
     tie_break: str = field(default="first", metadata={"help": "first (answer seen first) or smallest."})
     equivalence: str = field(default="auto", metadata={"help": "auto (math-verify if installed), simple, math-verify."})
     grouping_time_limit: float = field(default=60.0, metadata={
-        "help": "Seconds for grouping one problem's answers; slower comparisons count as different.", "min": 0})
+        "help": "Seconds for grouping one problem's answers; slower comparisons count as different.", "min": 0,
+        "finite": True})
 
     def validate(self) -> None:
         require_positive_int("n", self.n)
