@@ -63,3 +63,24 @@ def test_compare_strategies_example(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert rows["budget forcing"]["within_budget"] == 1.0 and rows["TCC + BF"]["within_budget"] == 1.0
     assert rows["voting n=4 + BF"]["samples"] == 4
     assert "rejection sampling" in capsys.readouterr().out
+
+
+def test_paper_table3_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    example = _load(ROOT / "examples" / "compare_paper_table3.py")
+    summary = example.tiny(tmp_path / "out", limit=2)
+    assert list(summary["methods"]) == ["BF", "TCC", "TCC + BF", "SCC", "SCC + BF", "CCC", "RS"]
+    assert summary["methods"]["BF"]["control"] == 100.0 and summary["methods"]["SCC"]["control"] is None
+    assert "Performance" in capsys.readouterr().out and (tmp_path / "out" / "plots" / "accuracy_vs_thinking.png").exists()
+    assert "--grid" in example.REAL and "paper-table3" in example.REAL
+
+
+def test_paper_table4_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    summary = _load(ROOT / "examples" / "compare_paper_table4.py").tiny(tmp_path / "out", limit=2)
+    settings = summary["settings"]
+    assert set(settings) == {"none", "budget_forcing:ignore_string=,num_ignore=2",
+                             "budget_forcing:ignore_string=Alternatively,num_ignore=2",
+                             "budget_forcing:ignore_string=Hmm,num_ignore=2", "budget_forcing:ignore_string=Wait,num_ignore=2"}
+    # Extrapolating never shortens thinking: each 2x-ignore setting thinks at least as long as the plain model.
+    assert all(s["avg_thinking_tokens"] >= settings["none"]["avg_thinking_tokens"] for s in settings.values())

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
             raise
     else:
         add_finetune_commands(sub)
+    from .eval.cli import add_compare_commands
+
+    add_compare_commands(sub)
     return parser
 
 
@@ -74,20 +77,8 @@ def _add_run(sub: Any) -> None:
             """),
     )
     src = run.add_argument_group("model")
-    src.add_argument("--model", help="hub id or local directory of the model (openai: the served model name)")
+    add_engine_arguments(src)
     src.add_argument("--demo", action="store_true", help="use the built-in tiny random model and example questions")
-    src.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf",
-                     help="hf (transformers), vllm (in-process) or openai (a running server) (default: hf)")
-    src.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    src.add_argument("--device", default=None, help="hf: cpu, cuda, cuda:1... (default: cuda if available)")
-    src.add_argument("--max-batch-size", type=int, default=None, help="hf: sequences decoded together (default: 64)")
-    src.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
-    src.add_argument("--max-model-len", type=int, default=None, help="vllm: context length to allocate")
-    src.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: share of GPU memory to use")
-    src.add_argument("--base-url", action="append", default=None,
-                     help="openai: server URL, e.g. http://127.0.0.1:8000/v1; repeat for several servers")
-    src.add_argument("--api-key", default=None, help="openai: API key (default: $TTS_OPENAI_API_KEY or $OPENAI_API_KEY)")
-    src.add_argument("--max-concurrency", type=int, default=None, help="openai: requests in flight at once")
     gen = run.add_argument_group("generation")
     gen.add_argument("-s", "--strategy", action="append", default=[], metavar="NAME[:K=V,...]",
                      help="a strategy and its settings; repeat to combine (list values with '|')")
@@ -110,6 +101,23 @@ def _add_run(sub: Any) -> None:
     io.add_argument("--chunk-size", type=int, default=64, help="problems per tts.run call (default: 64)")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.set_defaults(func=_run_command)
+
+
+def add_engine_arguments(group: Any) -> None:
+    """The model and engine flags shared by ``tts run`` and ``tts compare``; see :func:`_build_engine`."""
+    group.add_argument("--model", help="hub id or local directory of the model (openai: the served model name)")
+    group.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf",
+                       help="hf (transformers), vllm (in-process) or openai (a running server) (default: hf)")
+    group.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
+    group.add_argument("--device", default=None, help="hf: cpu, cuda, cuda:1... (default: cuda if available)")
+    group.add_argument("--max-batch-size", type=int, default=None, help="hf: sequences decoded together (default: 64)")
+    group.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
+    group.add_argument("--max-model-len", type=int, default=None, help="vllm: context length to allocate")
+    group.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: share of GPU memory to use")
+    group.add_argument("--base-url", action="append", default=None,
+                       help="openai: server URL, e.g. http://127.0.0.1:8000/v1; repeat for several servers")
+    group.add_argument("--api-key", default=None, help="openai: API key (default: $TTS_OPENAI_API_KEY or $OPENAI_API_KEY)")
+    group.add_argument("--max-concurrency", type=int, default=None, help="openai: requests in flight at once")
 
 
 def strategies_help() -> str:

@@ -1,0 +1,81 @@
+"""PNG plots of a comparison, drawn with matplotlib's non-interactive Agg backend.
+
+* ``accuracy_vs_thinking.png`` — accuracy against average thinking tokens on a log2 axis, one line per method,
+  as the paper's Figures 1 and 4;
+* ``at_k.png`` — maj@k and pass@k against k for every setting with more than one sample per problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .grid import Grid
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # never open a window, work on headless machines
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path:
+    """Accuracy (%) against average thinking tokens (log2 x), one line per method in sweep order."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    top = 0.0
+    for method in grid.methods:
+        points = [summary["settings"][c] for c in method.cells if c in summary["settings"]]
+        if not points:
+            continue
+        x = [max(p["avg_thinking_tokens"], 1.0) for p in points]
+        y = [p["accuracy"] for p in points]
+        top = max([top, *y])
+        ax.plot(x, y, marker="o", label=method.label)
+    ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("average thinking tokens (log2)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{grid.name}: accuracy vs thinking")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_at_k(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path | None:
+    """maj@k (solid) and pass@k (dashed) against k for the settings with several samples; None if none."""
+    multi = {cid: s for cid, s in summary["settings"].items() if "maj_at_k" in s}
+    if not multi:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for cid, s in multi.items():
+        ks = [int(k) for k in s["maj_at_k"]]
+        line = ax.plot(ks, list(s["maj_at_k"].values()), marker="o", label=f"maj@k {cid[:40]}")[0]
+        ax.plot(ks, list(s["pass_at_k"].values()), marker="x", linestyle="--", color=line.get_color(),
+                label=f"pass@k {cid[:40]}")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k (samples)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{grid.name}: parallel scaling")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="x-small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_plots(grid: Grid, summary: Mapping[str, Any], directory: Path) -> list[Path]:
+    """Draw every plot that has data into ``directory``; return the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [plot_accuracy_vs_thinking(grid, summary, directory / "accuracy_vs_thinking.png")]
+    at_k = plot_at_k(grid, summary, directory / "at_k.png")
+    return written + ([at_k] if at_k else [])
