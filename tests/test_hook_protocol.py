@@ -225,3 +225,14 @@ def test_fake_engine_fork_mechanics(tokenizer, ids) -> None:
     assert goes_on.thinking_token_ids[:1] == answers.thinking_token_ids[:1] == [ids["word"]]
     assert answers.answer_text.startswith("A:") and "Wait" in goes_on.thinking_text
     assert [e.kind for e in answers.events].count("fork") == 1
+
+
+def test_problem_keys_make_seeded_sampling_independent_of_position(hf_engine) -> None:
+    """A resumed or sharded run passes the problems' stable keys and samples each exactly as a full run."""
+    questions = [f"question {i}" for i in range(4)]
+    options = dict(temperature=1.0, seed=11, max_answer_tokens=12, strategies=[BudgetForcing(max_thinking_tokens=8)])
+    full = tts.run(hf_engine, questions, **options)
+    tail = tts.run(hf_engine, questions[2:], problem_keys=[2, 3], **options)
+    shifted = tts.run(hf_engine, questions[2:], **options)
+    assert [r.samples[0].token_ids for r in tail] == [r.samples[0].token_ids for r in full[2:]]
+    assert [r.samples[0].token_ids for r in shifted] != [r.samples[0].token_ids for r in full[2:]]

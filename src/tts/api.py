@@ -36,6 +36,7 @@ def run(
     on_event: EventCallback | None = None,
     on_result: ResultCallback | None = None,
     max_active_samples: int | None = None,
+    problem_keys: Sequence[int] | None = None,
 ) -> list[ProblemResult]:
     """Run ``problems`` through ``engine`` under ``strategies``; return one record per problem.
 
@@ -58,6 +59,9 @@ def run(
         max_active_samples: Most samples in flight at once; further problems start as earlier ones finish, so
             memory follows the work in flight, not the number of problems. Default: the engine's
             ``max_active_samples`` (HF: its batch size) or 1024.
+        problem_keys: A stable integer per problem (e.g. its index in the whole input) from which its samples'
+            seeds derive, so a resumed, chunked or sharded run samples each problem exactly as an uninterrupted
+            run does. Default: the problem's position in ``problems``.
 
     Raises:
         tts.errors.TTSError: for any bad input, before generation starts.
@@ -68,6 +72,9 @@ def run(
     _check_sampling(temperature, top_p, top_k, seed)
     check_setting("max_answer_tokens", max_answer_tokens, int, {"min": 1, "max": MAX_TOKENS}, error=BudgetError)
     check_setting("max_active_samples", max_active_samples, int | None, {"min": 1}, error=BudgetError)
+    if problem_keys is not None and (len(problem_keys) != len(questions) or not all(
+            isinstance(k, int) and not isinstance(k, bool) for k in problem_keys)):
+        raise ConfigError(f"problem_keys must hold one integer per problem ({len(questions)}), got {list(problem_keys)[:5]!r}...")
     built = [_build_strategy(s) for s in strategies]
     check_conflicts(built)
     bound = get_format(think_format).bind(engine.tokenizer)
@@ -97,7 +104,7 @@ def run(
         bar.start(total=len(questions) * config.samples_per_problem)
     loop = DecodingLoop(
         engine, config, manager, system_prompt=system_prompt, raw_prompt=raw_prompt, on_event=on_event,
-        on_result=on_result, max_active_samples=max_active_samples,
+        on_result=on_result, max_active_samples=max_active_samples, problem_keys=problem_keys,
     )
     try:
         return loop.run(questions)

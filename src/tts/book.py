@@ -9,7 +9,7 @@ states are dropped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .records import ProblemResult
 from .state import SampleState
@@ -25,6 +25,7 @@ class ProblemBook:
         samples_per_problem: Samples each problem starts with (forks may add more).
         build_result: Makes a problem's record from its finished samples (aggregation included).
         on_result: Called with each record as soon as it is built.
+        problem_keys: Each problem's stable key for seeding (default: its index in this run).
     """
 
     def __init__(
@@ -34,12 +35,14 @@ class ProblemBook:
         samples_per_problem: int,
         build_result: BuildResult,
         on_result: Callable[[ProblemResult], None] | None,
+        problem_keys: Sequence[int] | None = None,
     ) -> None:
         self.questions = questions
         self.prompts = prompts
         self.samples_per_problem = samples_per_problem
         self.build_result = build_result
         self.on_result = on_result
+        self.problem_keys = problem_keys
         self.start = time.perf_counter()
         self._next = 0  # the next problem to admit
         self._samples: dict[int, list[SampleState]] = {}
@@ -51,7 +54,8 @@ class ProblemBook:
         while self._next < len(self.questions) and (len(started) + self.samples_per_problem <= room or not self._samples):
             p, self._next = self._next, self._next + 1
             samples = [
-                SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=self.prompts[p][1])
+                SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=self.prompts[p][1],
+                            seed_key=None if self.problem_keys is None else self.problem_keys[p])
                 for s in range(self.samples_per_problem)
             ]
             self._samples[p] = samples

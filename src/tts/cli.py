@@ -243,7 +243,7 @@ def _run_chunks(args: argparse.Namespace, engine: Any, questions: list[str], tod
             record["index"] = chunk[result.index]  # the position in the whole input, not in the chunk
             log.append(str(record["index"]), record)
 
-        results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies,
+        results = tts.run(engine, [questions[i] for i in chunk], strategies=strategies, problem_keys=chunk,
                           on_result=keep if log is not None else None, **options)
         for index, result in zip(chunk, results):
             result.index = index

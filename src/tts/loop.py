@@ -51,6 +51,7 @@ class DecodingLoop:
         on_event: EventCallback | None = None,
         on_result: ResultCallback | None = None,
         max_active_samples: int | None = None,
+        problem_keys: Sequence[int] | None = None,
     ) -> None:
         self.engine = engine
         self.config = config
@@ -59,6 +60,7 @@ class DecodingLoop:
         self.raw_prompt = raw_prompt
         self.on_event = on_event
         self.on_result = on_result
+        self.problem_keys = problem_keys
         self.max_active = int(max_active_samples or getattr(engine, "max_active_samples", 0) or DEFAULT_MAX_ACTIVE_SAMPLES)
         fmt = config.format
         self._forced_end_len = len(fmt.encode("\n" + fmt.format.answer_delimiter + fmt.format.forced_separator))
@@ -76,7 +78,8 @@ class DecodingLoop:
                 that had finished, so no completed work is lost.
         """
         prompts = [self._prepare_prompt(i, q) for i, q in enumerate(questions)]
-        book = ProblemBook(list(questions), prompts, self.config.samples_per_problem, self._problem_result, self.on_result)
+        book = ProblemBook(list(questions), prompts, self.config.samples_per_problem, self._problem_result, self.on_result,
+                           self.problem_keys)
         try:
             self._drive(book)
         except TTSError as exc:
@@ -332,7 +335,8 @@ def sample_seed(seed: int | None, sample: SampleState) -> int | None:
     import numpy as np
 
     branch = zlib.crc32(sample.branch.encode()) if sample.branch else 0
-    sequence = np.random.SeedSequence(seed, spawn_key=(sample.problem_index, sample.sample_index, sample.attempt, branch))
+    problem = sample.problem_index if sample.seed_key is None else sample.seed_key
+    sequence = np.random.SeedSequence(seed, spawn_key=(problem, sample.sample_index, sample.attempt, branch))
     return int(sequence.generate_state(1, dtype=np.uint64)[0] % (2**63))
 
 

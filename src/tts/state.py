@@ -102,6 +102,7 @@ class SampleState:
         rejections: Why each earlier attempt was rejected.
         forks: How many forks this sample made (names its children's keys).
         stalled: Consecutive segments that generated nothing and changed nothing.
+        seed_key: The problem's stable key for seeding (``tts.run(problem_keys=...)``); None: its index in the run.
     """
 
     problem_index: int
@@ -125,6 +126,7 @@ class SampleState:
     rejections: list[str] = field(default_factory=list)
     forks: int = 0
     stalled: int = 0
+    seed_key: int | None = None
 
     def __post_init__(self) -> None:
         if not self.key:

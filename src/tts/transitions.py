@@ -125,6 +125,7 @@ class Transitions:
             prompt_token_ids=sample.prompt_token_ids,
             branch=sample.branch,
             rejections=sample.rejections + [reason],
+            seed_key=sample.seed_key,
         )
         if sample.branch is not None:  # branches of one sample restart under keys of their own
             fresh.key = f"{sample.key}~{fresh.attempt}"

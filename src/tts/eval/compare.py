@@ -118,25 +118,27 @@ def cell_groups(grid: Grid, pending: Mapping[str, Sequence[int]], one_pass_sweep
 
 
 def run_group(engine: Any, cells: Sequence[Cell], questions: Sequence[str], options: Mapping[str, Any],
-              on_result: Callable[[Cell, int, ProblemResult], None], on_event: Callable[..., None] | None = None) -> None:
+              on_result: Callable[[Cell, int, ProblemResult], None], on_event: Callable[..., None] | None = None,
+              keys: Sequence[int] | None = None) -> None:
     """Run ``cells`` over ``questions`` and call ``on_result(cell, question_index, result)`` per finished problem.
 
     This is the single step that spends engine time; everything around it only plans and records. Several
-    cells are a budget sweep from :func:`cell_groups`, run in one pass.
+    cells are a budget sweep from :func:`cell_groups`, run in one pass. ``keys`` are the problems' indices in
+    the benchmark: their seeds derive from them, so a resumed or sharded run samples as an uninterrupted one.
     """
     import tts
 
     if len(cells) > 1:
         from .sweeps import run_sweep
 
-        run_sweep(engine, cells, questions, options, on_result, on_event)
+        run_sweep(engine, cells, questions, options, on_result, on_event)  # greedy: seeds play no part
         return
     for cell in cells:
         def done(result: ProblemResult, cell: Cell = cell) -> None:
             on_result(cell, result.index, result)
 
         tts.run(engine, list(questions), strategies=cell.build(), progress=False, on_event=on_event, on_result=done,
-                **options)
+                problem_keys=None if keys is None else list(keys), **options)
 
 
 def run_comparison(comparison: Comparison, engine: Any = None, *, engine_factory: Callable[[], Any] | None = None,
@@ -197,7 +199,7 @@ class _Session:
                 self.persist(cell, problems[todo[index]], result)
 
             run_group(engine, cells, [problems[i].question for i in todo], self.comparison.grid.run, on_result,
-                      self.bar.on_event)
+                      self.bar.on_event, keys=todo)
             self.write()
 
     def persist(self, cell: Cell, problem: Any, result: ProblemResult) -> None:
