@@ -84,3 +84,16 @@ def test_paper_table4_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                              "budget_forcing:ignore_string=Hmm,num_ignore=2", "budget_forcing:ignore_string=Wait,num_ignore=2"}
     # Extrapolating never shortens thinking: each 2x-ignore setting thinks at least as long as the plain model.
     assert all(s["avg_thinking_tokens"] >= settings["none"]["avg_thinking_tokens"] for s in settings.values())
+
+
+def test_bf_vs_voting_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    example = _load(ROOT / "examples" / "compare_bf_vs_voting.py")
+    summary = example.tiny(tmp_path / "out", limit=2)
+    assert list(summary["methods"]) == ["BF", "voting@4 + BF"]
+    assert summary["methods"]["BF"]["control"] == 100.0
+    assert "think-tags" in example.REAL and "bf-vs-voting" in example.REAL
+    from tts.eval.gridfiles import load_grid
+
+    shipped = load_grid("bf-vs-voting")  # the real grid parses and builds every strategy
+    assert [m.label for m in shipped.methods] == ["BF", "voting@4 + BF"]
