@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_engines import DEST_PREFIX, add_engine_flags, engine_flag_values
 from .errors import BudgetError, ConfigError, DataError, StrategyConflictError, StrategyError, TTSError
+from .plugins import get_engine_entry
 from .strategies.base import check_conflicts
 
 DEMO_QUESTIONS = (
@@ -26,12 +28,12 @@ DEMO_STRATEGY = "budget_forcing:max_thinking_tokens=64,num_ignore=1"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tts`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # a broken engine plugin fails here, with one line
+        args = parser.parse_args(argv)
+        if not hasattr(args, "func"):
+            parser.print_help()
+            return 2
         return int(args.func(args))
     except TTSError as exc:
         print(f"tts: error: {exc}", file=sys.stderr)
@@ -77,8 +79,9 @@ def _add_run(sub: Any) -> None:
             """),
     )
     src = run.add_argument_group("model")
-    add_engine_arguments(src)
+    src.add_argument("--model", help=MODEL_HELP)
     src.add_argument("--demo", action="store_true", help="use the built-in tiny random model and example questions")
+    engine_group = run.add_argument_group("engine (flags of other engines are refused)")
     gen = run.add_argument_group("generation")
     gen.add_argument("-s", "--strategy", action="append", default=[], metavar="NAME[:K=V,...]",
                      help="a strategy and its settings; repeat to combine (list values with '|')")
@@ -100,24 +103,28 @@ def _add_run(sub: Any) -> None:
                     help="continue --output: skip the problems in it (the run's settings and input must match)")
     io.add_argument("--chunk-size", type=int, default=64, help="problems per tts.run call (default: 64)")
     io.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_engine_flags(run, engine_group)  # last, so that an option clashing with a flag above is reported
     run.set_defaults(func=_run_command)
 
 
-def add_engine_arguments(group: Any) -> None:
-    """The model and engine flags shared by ``tts run`` and ``tts compare``; see :func:`_build_engine`."""
-    group.add_argument("--model", help="hub id or local directory of the model (openai: the served model name)")
-    group.add_argument("--engine", choices=["hf", "vllm", "openai"], default="hf",
-                       help="hf (transformers), vllm (in-process) or openai (a running server) (default: hf)")
-    group.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto)")
-    group.add_argument("--device", default=None, help="hf: cpu, cuda, cuda:1... (default: cuda if available)")
-    group.add_argument("--max-batch-size", type=int, default=None, help="hf: sequences decoded together (default: 64)")
-    group.add_argument("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model")
-    group.add_argument("--max-model-len", type=int, default=None, help="vllm: context length to allocate")
-    group.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm: share of GPU memory to use")
-    group.add_argument("--base-url", action="append", default=None,
-                       help="openai: server URL, e.g. http://127.0.0.1:8000/v1; repeat for several servers")
-    group.add_argument("--api-key", default=None, help="openai: API key (default: $TTS_OPENAI_API_KEY or $OPENAI_API_KEY)")
-    group.add_argument("--max-concurrency", type=int, default=None, help="openai: requests in flight at once")
+MODEL_HELP = "hub id or local directory of the model (openai: the served model name)"
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, group: Any) -> None:
+    """``--model``, ``--engine`` and every registered engine's flags, for commands besides ``tts run``."""
+    group.add_argument("--model", help=MODEL_HELP)
+    add_engine_flags(parser, group)
+
+
+def engine_options_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags of the chosen engine that were given, by option name (another engine's flag is refused)."""
+    return engine_flag_values(args, get_engine_entry(args.engine))
+
+
+def set_engine_option_default(args: argparse.Namespace, option: str, value: Any) -> None:
+    """Give an engine option a value unless its flag was given (e.g. float32 for the built-in model)."""
+    if getattr(args, DEST_PREFIX + option, None) is None and option in {f.name for f in get_engine_entry(args.engine).fields()}:
+        setattr(args, DEST_PREFIX + option, value)
 
 
 def strategies_help() -> str:
@@ -276,23 +283,14 @@ def run_identity(args: argparse.Namespace, model: str | None, strategies: list[A
 
 
 def _build_engine(args: argparse.Namespace, model: str | None) -> Any:
-    """The engine the flags ask for; flags of other engines must not be given."""
-    from .engines import build_engine
+    """The engine the flags ask for; a flag of another engine is refused before anything loads."""
+    from . import engines
 
-    per_engine = {
-        "hf": {"device": args.device, "max_batch_size": args.max_batch_size},
-        "vllm": {"tensor_parallel_size": args.tensor_parallel_size, "max_model_len": args.max_model_len,
-                 "gpu_memory_utilization": args.gpu_memory_utilization},
-        "openai": {"base_url": args.base_url, "api_key": args.api_key, "max_concurrency": args.max_concurrency},
-    }
-    for kind, flags in per_engine.items():
-        stray = [f"--{name.replace('_', '-')}" for name, value in flags.items() if value is not None and kind != args.engine]
-        if stray:
-            raise TTSError(f"{', '.join(stray)} only applies to --engine {kind}; drop it or pass --engine {kind}.")
-    options = dict(per_engine[args.engine])
-    if args.engine != "openai":
-        options["dtype"] = args.dtype
-    return build_engine(args.engine, model, **options)
+    entry = get_engine_entry(args.engine)
+    given = engine_flag_values(args, entry)
+    if getattr(args, "demo", False) and "dtype" not in given and "dtype" in {f.name for f in entry.fields()}:
+        given["dtype"] = "float32"  # the tiny model's greedy tokens are bit-stable in float32
+    return engines.build_engine(args.engine, model, **given)
 
 
 def _parse_strategies(args: argparse.Namespace) -> list[Any]:
@@ -332,10 +330,8 @@ def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | Non
 
         model = args.model or str(build_tiny_model(default_tiny_model_dir()))
         questions = list(args.prompt) or list(DEMO_QUESTIONS)
-        if args.dtype == "auto":
-            args.dtype = "float32"
         return questions, model
-    if not args.model and args.engine != "openai":
+    if not args.model and get_engine_entry(args.engine).requires_model:
         raise TTSError("no model given; pass --model PATH_OR_HUB_ID, or --demo for the built-in tiny model.")
     questions = list(args.prompt)
     if args.input:

@@ -10,6 +10,7 @@ default behaviour (:mod:`tts.defaults`) is registered ``trylast`` so that any st
 Lifecycle of a run::
 
     tts_register_strategies      (once per process, to build the registry of strategy classes)
+    tts_register_engines         (once per process, to build the registry of engines)
     tts_configure                (once per run)
     tts_shape_prompt             (once per problem)
     for every sample, until it is done:
@@ -48,6 +49,20 @@ def tts_register_strategies(register: Callable[[type[Strategy]], None]) -> None:
     Called once, when the strategy registry is first built, on every built-in strategy module and on every
     module found through the ``tts`` entry-point group. Call ``register(cls)`` for each class; ``cls.name``
     is the name users type. Return nothing.
+    """
+
+
+@hookspec
+def tts_register_engines(register: Callable[[str, type | str, type], None]) -> None:
+    """Register engines so users can select them by name (``tts run --engine NAME``, ``build_engine(NAME, ...)``).
+
+    Called once, when the engine registry is first built, on the built-in engine module
+    (:mod:`tts.engines.builtin`) and on every module found through the ``tts`` entry-point group. Call
+    ``register(name, engine_cls, options_cls)`` for each engine: ``name`` is a lower-case identifier;
+    ``engine_cls`` is the engine class, or ``"module:Class"`` to import it only when the engine is built (so that
+    listing engines imports no heavy backend); ``options_cls`` is a dataclass of the engine's options, whose
+    fields with ``metadata={"help": ...}`` become ``tts run`` flags. The engine is built as
+    ``engine_cls(model, **options)``. Two plugins registering the same name is an error. Return nothing.
     """
 
 

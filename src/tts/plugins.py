@@ -1,13 +1,15 @@
-"""Plugin managers: the process-wide strategy registry and the per-run hook caller.
+"""Plugin managers: the process-wide strategy and engine registries and the per-run hook caller.
 
-Strategies come from two places through one path: the built-in modules listed in :data:`BUILTIN_MODULES`
-and third-party modules advertised in the ``tts`` entry-point group, e.g. in a plugin's pyproject::
+Strategies and engines come from two places through one path: the built-in modules (:data:`BUILTIN_MODULES`,
+:data:`BUILTIN_ENGINE_MODULE`) and third-party modules advertised in the ``tts`` entry-point group, e.g. in a
+plugin's pyproject::
 
     [project.entry-points.tts]
     my_strategy = "my_package.my_module"
 
-Each such module implements ``tts_register_strategies(register)``. Set ``TTS_DISABLE_PLUGIN_AUTOLOAD=1``
-to load only the built-ins (useful to rule out a broken third-party plugin).
+Each such module implements ``tts_register_strategies(register)``, ``tts_register_engines(register)`` or
+both. Set ``TTS_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-ins (useful to rule out a broken
+third-party plugin).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import hookspecs
-from .errors import StrategyError, TTSError, did_you_mean
+from .engines.registry import EngineEntry, check_registration
+from .errors import ConfigError, EngineError, StrategyError, TTSError, did_you_mean
 from .hookchecks import RESULT_CHECKS
 
 if TYPE_CHECKING:
@@ -38,8 +41,11 @@ BUILTIN_MODULES = {
     "majority_voting": "tts.strategies.majority_voting",
     "budget_sweep": "tts.strategies.budget_sweep",
 }
+#: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.
+BUILTIN_ENGINE_MODULE = "tts.engines.builtin"
 
 _registry: dict[str, type[Strategy]] | None = None
+_engines: dict[str, EngineEntry] | None = None
 
 
 class TTSPluginManager(pluggy.PluginManager):
@@ -138,11 +144,7 @@ def strategy_registry(reload: bool = False) -> dict[str, type[Strategy]]:
     global _registry
     if _registry is not None and not reload:
         return _registry
-    manager = TTSPluginManager()
-    for plugin_name, module_path in BUILTIN_MODULES.items():
-        manager.register(importlib.import_module(module_path), name=plugin_name)
-    if os.environ.get(DISABLE_AUTOLOAD_ENV, "") not in ("1", "true", "yes"):
-        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)  # skips names registered above
+    manager = _registration_manager()
     registry: dict[str, type[Strategy]] = {}
 
     def register(cls: type[Strategy]) -> None:
@@ -159,6 +161,51 @@ def strategy_registry(reload: bool = False) -> dict[str, type[Strategy]]:
     manager.hook.tts_register_strategies(register=register)
     _registry = registry
     return registry
+
+
+def _registration_manager() -> TTSPluginManager:
+    """A manager holding every built-in plugin module and, unless disabled, every ``tts`` entry point."""
+    manager = TTSPluginManager()
+    for plugin_name, module_path in BUILTIN_MODULES.items():
+        manager.register(importlib.import_module(module_path), name=plugin_name)
+    manager.register(importlib.import_module(BUILTIN_ENGINE_MODULE), name="builtin_engines")
+    if os.environ.get(DISABLE_AUTOLOAD_ENV, "") not in ("1", "true", "yes"):
+        manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)  # skips names registered above
+    return manager
+
+
+def engine_registry(reload: bool = False) -> dict[str, EngineEntry]:
+    """Map engine name to its :class:`~tts.engines.registry.EngineEntry`, from ``tts_register_engines`` (cached).
+
+    Building the registry imports no engine backend: built-in engines are registered as ``"module:Class"``.
+    """
+    global _engines
+    if _engines is not None and not reload:
+        return _engines
+    registry: dict[str, EngineEntry] = {}
+
+    def register(name: str, engine_cls: type | str, options_cls: type) -> None:
+        entry = check_registration(name, engine_cls, options_cls)
+        if name in registry and registry[name] != entry:
+            raise EngineError(
+                f"two plugins register an engine called {name!r} ({registry[name].options_cls.__module__} and "
+                f"{options_cls.__module__}); uninstall one or set {DISABLE_AUTOLOAD_ENV}=1."
+            )
+        registry[name] = entry
+
+    _registration_manager().hook.tts_register_engines(register=register)
+    _engines = registry
+    return registry
+
+
+def get_engine_entry(name: str) -> EngineEntry:
+    """Return the engine registered as ``name``, or a :class:`ConfigError` listing the registered ones."""
+    registry = engine_registry()
+    if name not in registry:
+        raise ConfigError(
+            f"unknown engine {name!r}{did_you_mean(name, registry)}; use one of {', '.join(sorted(registry))}."
+        )
+    return registry[name]
 
 
 def get_strategy_class(name: str) -> type[Strategy]:

@@ -28,8 +28,7 @@ def test_run_on_vllm_engine(vllm_engine: Any, tiny_model_path: str, tmp_path: Pa
     argv = ["run", "--engine", "vllm", "--model", tiny_model_path, "--dtype", "float32", "--max-model-len", "4096",
             "--output", str(out), *ARGS]
     assert cli.main(argv) == 0
-    assert built == [{"kind": "vllm", "model": tiny_model_path, "dtype": "float32", "tensor_parallel_size": None,
-                      "max_model_len": 4096, "gpu_memory_utilization": None}]
+    assert built == [{"kind": "vllm", "model": tiny_model_path, "dtype": "float32", "max_model_len": 4096}]
     rows = list(read_run_log(out).records.values())
     assert len(rows) == 2 and all(r["samples"][0]["num_thinking_tokens"] <= 24 for r in rows)
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import tts
+from tts import cli
 from tts.engines._common import SegmentRequestsFailed
 from tts.engines.base import SegmentRequest
 from tts.errors import ConfigError, EngineError
@@ -134,7 +135,7 @@ def test_429_and_5xx_are_retried_with_backoff(fake_server, tokenizer) -> None:
     replies = {1: (429, {"Retry-After": "0"}, {"error": {"message": "slow down"}}), 2: (503, {}, {"error": "busy"})}
     server = fake_server(lambda body, n: replies.get(n) or completion([5, 6]))
     engine = fast_engine(server, tokenizer, max_retries=3)
-    assert engine.generate([request()])[0].token_ids == [5, 6]
+    assert engine.generate([request(max_tokens=2)])[0].token_ids == [5, 6]
     assert len(server.calls) == 3
     engine.close()
 
@@ -145,7 +146,7 @@ def test_one_failed_request_does_not_lose_the_others(fake_server, tokenizer) -> 
 
     server = fake_server(reply)
     engine = fast_engine(server, tokenizer, max_retries=2)
-    reqs = [request("a"), request("bad", token_ids=[99, 1]), request("c")]
+    reqs = [request("a", max_tokens=3), request("bad", token_ids=[99, 1]), request("c", max_tokens=3)]
     with pytest.raises(SegmentRequestsFailed) as info:
         engine.generate(reqs)
     error = info.value
@@ -190,7 +191,7 @@ def test_deadline_bounds_the_total_time(fake_server, tokenizer) -> None:
 def test_concurrency_is_bounded(fake_server, tokenizer) -> None:
     server = fake_server(lambda body, n: completion([1, 2]), delay=0.05)
     engine = fast_engine(server, tokenizer, max_concurrency=3)
-    outs = engine.generate([request(f"k{i}", seed=i, temperature=1.0) for i in range(12)])
+    outs = engine.generate([request(f"k{i}", seed=i, temperature=1.0, max_tokens=2) for i in range(12)])
     assert len(outs) == 12 and server.max_in_flight == 3
     engine.close()
 
@@ -221,7 +222,7 @@ def test_configuration_from_the_environment(fake_server, tokenizer, monkeypatch:
         tts.OpenAIEngine(tokenizer=tokenizer)
     monkeypatch.setenv("TTS_OPENAI_MODEL", "b")
     engine = tts.OpenAIEngine(tokenizer=tokenizer, context_length=512)
-    engine.generate([request()])
+    engine.generate([request(max_tokens=1)])
     assert server.calls[0]["model"] == "b" and server.headers[0]["Authorization"] == "Bearer from-env"
     assert engine.context_length == 512
     engine.close()
@@ -249,11 +250,58 @@ def test_many_servers_each_sample_sticks_to_one(fake_server, tokenizer) -> None:
     servers = [fake_server(lambda body, n: completion([1])) for _ in range(2)]
     engine = fast_engine(servers[0], tokenizer, base_url=[s.base_url for s in servers])
     for _ in range(2):
-        engine.generate([request(f"sample-{i}", seed=i, temperature=1.0) for i in range(16)])
+        engine.generate([request(f"sample-{i}", seed=i, temperature=1.0, max_tokens=1) for i in range(16)])
     seen = [{c["seed"] for c in s.calls} for s in servers]
     assert all(len(s.calls) > 0 for s in servers)  # both used
     assert not seen[0] & seen[1]  # a sample (its seed) never moves between servers
     engine.close()
+
+
+def test_a_server_returning_ten_times_max_tokens_fails_the_run_clearly(fake_server, tokenizer) -> None:
+    """The lying server of issue 10: 10x max_tokens gave 80 thinking tokens under a budget of 8."""
+    server = fake_server(lambda body, n: completion([5] * (10 * body["max_tokens"])))
+    engine = fast_engine(server, tokenizer)
+    with pytest.raises(EngineError) as info:
+        tts.run(engine, ["q"], strategies=[BudgetForcing(max_thinking_tokens=8)], max_answer_tokens=16)
+    message = str(info.value)
+    assert "80 tokens for max_tokens=8" in message and server.base_url in message and "does not honour" in message
+    engine.close()
+
+
+@pytest.mark.parametrize(("choice", "req", "complaint"), [
+    ({"token_ids": [5, 10**6, 7], "finish_reason": "length"}, {"max_tokens": 3}, "outside the tokenizer's vocabulary"),
+    ({"token_ids": [5, -1], "finish_reason": "length"}, {"max_tokens": 2}, "outside the tokenizer's vocabulary"),
+    ({"token_ids": [5], "finish_reason": "length"}, {"max_tokens": 4}, "finish_reason 'length' after 1 tokens"),
+    ({"token_ids": [5, 2], "finish_reason": "stop", "stop_reason": 2}, {"stop_token_ids": (2,), "min_tokens": 3},
+     "before min_tokens=3"),
+    ({"token_ids": [5, 6], "finish_reason": "stop", "stop_reason": "zz"}, {"stop": ("ab",)}, "stop string 'zz'"),
+    ({"token_ids": ["5", 6], "finish_reason": "length"}, {"max_tokens": 2}, "not a list of integers"),
+])
+def test_responses_that_break_the_request_are_refused(fake_server, tokenizer, choice: dict[str, Any],
+                                                      req: dict[str, Any], complaint: str) -> None:
+    server = fake_server(lambda body, n: (200, {}, {"choices": [dict({"index": 0, "text": ""}, **choice)]}))
+    engine = fast_engine(server, tokenizer)
+    with pytest.raises(SegmentRequestsFailed, match=complaint) as info:
+        engine.generate([request(**req)])
+    assert server.base_url in str(info.value) and len(server.calls) == 1  # not retried: the answer is wrong, not late
+    engine.close()
+
+
+def test_cli_with_a_local_tokenizer_and_context_length(fake_server, tiny_model_path: str, tmp_path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # The served name is no directory here and the server reports no context: both come from the flags.
+    server = fake_server(lambda body, n: completion([70] * body["max_tokens"]), models=[{"id": "org/served-name"}])
+    argv = ["run", "--engine", "openai", "--base-url", server.base_url, "--prompt", "q", "--no-progress",
+            "--max-answer-tokens", "12", "-s", "budget_forcing:max_thinking_tokens=8"]
+    assert cli.main(argv) == 2
+    assert "could not load a tokenizer from 'org/served-name'" in capsys.readouterr().err
+    assert cli.main([*argv, "--tokenizer", tiny_model_path]) == 2
+    assert "does not report the context length" in capsys.readouterr().err
+    out = tmp_path / "out.jsonl"
+    assert cli.main([*argv, "--tokenizer", tiny_model_path, "--context-length", "1024", "--output", str(out)]) == 0
+    sample = json.loads(out.read_text())["samples"][0]
+    assert sample["num_thinking_tokens"] == 8 and sample["answer_finish_reason"] == "length"
+    assert all(call["model"] == "org/served-name" for call in server.calls)
 
 
 # ---------------------------------------------------------------------- real vllm server

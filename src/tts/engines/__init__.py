@@ -1,58 +1,52 @@
-"""Inference engines. Each one imports its backend library only when constructed."""
+"""Inference engines. Each one imports its backend library only when constructed.
+
+Engines are plugins: the built-ins (hf, vllm, openai) register through the ``tts_register_engines`` hook
+(:mod:`tts.engines.builtin`) exactly as a third-party engine does, and :func:`build_engine` builds any
+registered engine by name.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .base import Engine, SegmentOutput, SegmentRequest
+from .base import Engine, SegmentOutput, SegmentRequest, StreamingEngine
+from .registry import EngineEntry, EngineOptions
 
-__all__ = ["Engine", "SegmentOutput", "SegmentRequest", "HFEngine", "VLLMEngine", "OpenAIEngine", "build_engine"]
+__all__ = [
+    "Engine",
+    "EngineEntry",
+    "EngineOptions",
+    "HFEngine",
+    "OpenAIEngine",
+    "SegmentOutput",
+    "SegmentRequest",
+    "StreamingEngine",
+    "VLLMEngine",
+    "build_engine",
+]
 
-#: Engine kinds accepted by :func:`build_engine` (and the CLI's ``--engine``).
-ENGINE_KINDS = ("hf", "vllm", "openai")
+_LAZY = {"HFEngine": ".hf", "VLLMEngine": ".vllm", "OpenAIEngine": ".openai"}
 
 
 def __getattr__(name: str) -> object:
     # HFEngine pulls in torch and transformers, VLLMEngine vllm; load them on first use so `import tts` stays light.
-    if name == "HFEngine":
-        from .hf import HFEngine
+    if name in _LAZY:
+        import importlib
 
-        return HFEngine
-    if name == "VLLMEngine":
-        from .vllm import VLLMEngine
-
-        return VLLMEngine
-    if name == "OpenAIEngine":
-        from .openai import OpenAIEngine
-
-        return OpenAIEngine
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'tts.engines' has no attribute {name!r}")
 
 
 def build_engine(kind: str, model: str | None, **options: Any) -> Engine:
-    """Build an engine by name: ``"hf"`` and ``"vllm"`` load ``model``; ``"openai"`` serves it from a server.
+    """Build a registered engine by name: ``"hf"`` and ``"vllm"`` load ``model``; ``"openai"`` serves it from a server.
 
-    ``options`` go to the engine's constructor (``dtype``, ``device``, ``tensor_parallel_size``,
-    ``base_url``, ``api_key``, ``max_concurrency``...); options set to None are dropped, so a command line
-    can pass every flag it has.
+    ``options`` are checked against the engine's options dataclass (an unknown name is a
+    :class:`~tts.errors.ConfigError` naming the nearest one) and go to its constructor (``dtype``, ``device``,
+    ``tensor_parallel_size``, ``base_url``, ``tokenizer``, ``context_length``...); options set to None are
+    dropped, so a command line can pass every flag it has. Third-party engines installed through the ``tts``
+    entry point are built the same way.
     """
-    from ..errors import ConfigError, did_you_mean
+    from ..plugins import get_engine_entry
 
-    given = {k: v for k, v in options.items() if v is not None}
-    if kind == "hf":
-        from .hf import HFEngine
-
-        if model is None:
-            raise ConfigError("the hf engine needs a model; pass a hub id or a local directory.")
-        return HFEngine(model, **given)
-    if kind == "vllm":
-        from .vllm import VLLMEngine
-
-        if model is None:
-            raise ConfigError("the vllm engine needs a model; pass a hub id or a local directory.")
-        return VLLMEngine(model, **given)
-    if kind == "openai":
-        from .openai import OpenAIEngine
-
-        return OpenAIEngine(model, **given)
-    raise ConfigError(f"unknown engine {kind!r}{did_you_mean(kind, ENGINE_KINDS)}; use one of {', '.join(ENGINE_KINDS)}.")
+    engine: Engine = get_engine_entry(kind).build(model, **options)
+    return engine

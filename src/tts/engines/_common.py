@@ -1,4 +1,4 @@
-"""What the vLLM and OpenAI-compatible engines share: request checks, grouping, seeds, output normalisation.
+"""What the engines share: the tokenizer loader, request checks, grouping, seeds, output normalisation.
 
 Both engines end up in vLLM's (or a vLLM-like server's) sampler, whose conventions differ from
 :mod:`tts.engines.base` in small ways; this module turns them into the protocol's semantics so that the
@@ -16,25 +16,39 @@ same segment gives the same :class:`SegmentOutput` on every engine:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from .base import SegmentOutput, SegmentRequest
+from .base import SegmentOutput, SegmentRequest, SegmentRequestsFailed
+
+__all__ = ["SegmentRequestsFailed", "check_requests", "group_requests", "load_tokenizer", "new_stats", "normalise",
+           "segment_seed"]
 
 
-class SegmentRequestsFailed(EngineError):
-    """Some requests of a batch failed for good (after retries); the others' outputs are kept.
+def load_tokenizer(tokenizer: Any, default_source: str, *, trust_remote_code: bool = False) -> Any:
+    """The engine's tokenizer: ``tokenizer`` itself if it is one, else loaded from its path or hub id.
 
-    Attributes:
-        completed: Output of every request that succeeded, by request key.
-        failed: The error of every request that failed, by request key.
+    ``tokenizer`` None means ``default_source`` (the model's path or name). An existing local directory is
+    read with ``local_files_only``, so a local tokenizer never makes transformers try the hub (which, offline,
+    waits for its retries to run out).
     """
+    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
+        return tokenizer
+    source = str(tokenizer) if tokenizer is not None else default_source
+    from transformers import AutoTokenizer
 
-    def __init__(self, message: str, completed: dict[str, SegmentOutput], failed: dict[str, str]) -> None:
-        super().__init__(message)
-        self.completed = completed
-        self.failed = failed
+    try:
+        return AutoTokenizer.from_pretrained(
+            source, trust_remote_code=trust_remote_code, local_files_only=bool(source) and Path(source).is_dir()
+        )
+    except (OSError, ValueError) as exc:
+        raise EngineError(
+            f"could not load a tokenizer from {source!r} ({exc}); pass tokenizer= (--tokenizer) a local directory, "
+            f"a hub id or a tokenizer object."
+        ) from exc
 
 
 def new_stats() -> dict[str, int]:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from ..errors import EngineError
+
 FinishReason = Literal["stop", "length"]
 
 
@@ -115,6 +117,81 @@ class SegmentStream(Protocol):
     def close(self) -> None:
         """Abandon whatever is still in flight."""
         ...
+
+
+class SegmentRequestsFailed(EngineError):
+    """Some requests of a batch failed for good (after retries); the others' outputs are kept.
+
+    Attributes:
+        completed: Output of every request that succeeded, by request key.
+        failed: The error of every request that failed, by request key.
+    """
+
+    def __init__(self, message: str, completed: dict[str, SegmentOutput], failed: dict[str, str]) -> None:
+        super().__init__(message)
+        self.completed = completed
+        self.failed = failed
+
+
+class StreamingEngine:
+    """Base class of an engine that implements only ``open_stream()``: ``generate`` comes from the stream.
+
+    An engine that schedules requests continuously (vLLM, a server) has one way to generate, its stream;
+    :meth:`generate` submits a batch to a fresh stream and waits for all of it, so there is no second code path
+    to keep in step with the first.
+    """
+
+    def open_stream(self) -> SegmentStream:
+        """A new stream of segments on this engine (subclasses implement this)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement open_stream()")
+
+    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
+        """Generate one segment for every request through :meth:`open_stream`; outputs in request order."""
+        return generate_through_stream(self.open_stream(), requests)
+
+
+def generate_through_stream(stream: SegmentStream, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
+    """Submit ``requests`` to ``stream``, wait for every one, and return their outputs in request order.
+
+    When some requests fail for good and the stream reports which (an exception with ``completed`` and
+    ``failed`` mappings), the rest are still waited for, and one :class:`SegmentRequestsFailed` carries every
+    output that completed; any other error closes the stream and propagates.
+    """
+    position = {id(r): i for i, r in enumerate(requests)}
+    by_key = {r.key: r for r in requests}
+    outputs: dict[int, SegmentOutput] = {}
+    failed: dict[str, str] = {}
+    first: EngineError | None = None
+    try:
+        stream.submit(requests)
+        while True:
+            try:
+                done = stream.completed()
+            except EngineError as exc:
+                partial: dict[str, SegmentOutput] | None = getattr(exc, "completed", None)
+                if partial is None:
+                    raise
+                first = first or exc
+                failed.update(getattr(exc, "failed", {}))
+                done = [(by_key[key], out) for key, out in partial.items() if key in by_key]
+            else:
+                if not done:
+                    break
+            for request, output in done:
+                outputs[position[id(request)]] = output
+    finally:
+        stream.close()
+    if first is not None:
+        completed = {requests[i].key: out for i, out in outputs.items()}
+        raise SegmentRequestsFailed(
+            f"{len(failed)} of {len(requests)} requests failed for good ({len(completed)} completed): {first}",
+            completed,
+            failed,
+        ) from first
+    missing = [r.key for i, r in enumerate(requests) if i not in outputs]
+    if missing:
+        raise EngineError(f"the engine returned no output for requests {missing[:5]}; this is an engine bug, please report it.")
+    return [outputs[i] for i in range(len(requests))]
 
 
 class RoundStream:

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, EngineError
+from ._common import check_requests, load_tokenizer
 from .base import SegmentOutput, SegmentRequest
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -64,7 +65,7 @@ class HFEngine:
         attn_implementation: str = "sdpa",
         **model_kwargs: Any,
     ) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ConfigError(f"max_batch_size must be a positive integer, got {max_batch_size!r}.")
@@ -82,9 +83,7 @@ class HFEngine:
         self.model: Any = model
         self.model.to(self.device)  # type: ignore[arg-type]  # transformers types .to() oddly
         self.model.eval()
-        if tokenizer is None:
-            tokenizer = AutoTokenizer.from_pretrained(self.model.name_or_path)
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer = load_tokenizer(tokenizer, str(self.model.name_or_path))
         config = self.model.config.get_text_config()
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
         self.max_batch_size = max_batch_size
@@ -98,6 +97,7 @@ class HFEngine:
 
     def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
         """Generate the next segment for every request; batches of ``max_batch_size``, similar lengths together."""
+        check_requests(requests, self.context_length)
         order = sorted(range(len(requests)), key=lambda i: len(requests[i].token_ids))
         outputs: list[SegmentOutput | None] = [None] * len(requests)
         for start in range(0, len(order), self.max_batch_size):
@@ -124,12 +124,6 @@ class HFEngine:
 
     @torch.inference_mode()
     def _generate_batch(self, requests: list[SegmentRequest]) -> list[SegmentOutput]:
-        for r in requests:
-            if len(r.token_ids) + r.max_tokens > self.context_length:
-                raise EngineError(
-                    f"request {r.key!r} needs {len(r.token_ids) + r.max_tokens} positions but the model's context "
-                    f"is {self.context_length}; lower max_tokens."
-                )
         cache, mask, input_ids, positions = self._assemble(requests, [self._reusable_prefix(r) for r in requests])
         rows = list(range(len(requests)))  # the request behind each row of the batch
         stop_mask = torch.zeros(len(requests), self._vocab_size(), dtype=torch.bool, device=self.device)

@@ -31,13 +31,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, EngineError
-from ._common import SegmentRequestsFailed, check_requests, group_requests, new_stats, normalise, segment_seed
+from ._common import check_requests, group_requests, load_tokenizer, new_stats, normalise, segment_seed
 from ._http import JSONClient, Refused
 from ._retry import RetriesExhausted, RetryPolicy, call_with_retries
-from .base import SegmentOutput, SegmentRequest
+from .base import SegmentOutput, SegmentRequest, SegmentRequestsFailed, StreamingEngine
 
 PROMPT_FORMATS = ("auto", "token_ids", "text")
-class OpenAIEngine:
+
+
+class OpenAIEngine(StreamingEngine):
     """Drive one or more OpenAI-compatible servers through their completions endpoint.
 
     Args:
@@ -88,41 +90,20 @@ class OpenAIEngine:
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="tts-openai")
         served = self._models()
         self.model = model or os.environ.get("TTS_OPENAI_MODEL") or _only_model(served, self.base_urls[0])
-        self.tokenizer = _load_tokenizer(tokenizer, self.model)
+        self.tokenizer = load_tokenizer(tokenizer, self.model)
+        #: Token ids a response may contain: the tokenizer's vocabulary, added tokens included.
+        self.vocab_size: int | None = len(self.tokenizer) if hasattr(self.tokenizer, "__len__") else None
         self.context_length = _context_length(context_length, served, self.model, self.tokenizer)
         #: Cumulative counters: requests, prompt_tokens, cached_prompt_tokens (prefix-cache hits), generated_tokens.
         self.stats = new_stats()
 
-    # ------------------------------------------------------------------ protocol
+    # ------------------------------------------------------------------ protocol (generate() comes from the stream)
 
-    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
-        """Send every request (identical unseeded samples share one with ``n``), at most ``max_concurrency`` at once."""
-        check_requests(requests, self.context_length)
-        groups = group_requests(requests)
-        futures = [self._pool.submit(self._complete_group, [requests[i] for i in g]) for g in groups]
-        completed: dict[str, SegmentOutput] = {}
-        failed: dict[str, str] = {}
-        outputs: list[SegmentOutput | None] = [None] * len(requests)
-        for group, future in zip(groups, futures):
-            try:
-                group_outputs, usage = future.result()
-                for index, output in zip(group, group_outputs):
-                    outputs[index] = completed[requests[index].key] = output
-                self._count(usage, group_outputs)
-            except (RetriesExhausted, Refused, EngineError) as exc:
-                for index in group:
-                    failed[requests[index].key] = str(exc)
-        if failed:
-            raise self._failure(f"{len(failed)} of {len(requests)}", completed, failed)
-        return [o for o in outputs if o is not None]
-
-    def _failure(self, count: str, completed: dict[str, SegmentOutput], failed: dict[str, str]) -> SegmentRequestsFailed:
+    def _failure(self, completed: dict[str, SegmentOutput], failed: dict[str, str]) -> SegmentRequestsFailed:
         """The error for requests that failed for good, naming the server, the first request and its cause."""
         first_key, first_error = next(iter(failed.items()))
         return SegmentRequestsFailed(
-            f"{count} requests to {self._url_for(first_key)} failed ({len(completed)} completed); first: request "
-            f"{first_key!r} {first_error}. Check that the server is running and reachable, or raise max_retries / "
-            f"deadline.",
+            f"{len(failed)} requests to {self._url_for(first_key)} failed; first: request {first_key!r} {first_error}",
             completed,
             failed,
         )
@@ -172,7 +153,7 @@ class OpenAIEngine:
         if len(choices) != len(group):
             raise EngineError(f"the server returned {len(choices)} choices for {len(group)} samples: {str(response)[:200]}")
         usage: dict[str, Any] = response.get("usage") or {}
-        return [self._output(req, choice) for req, choice in zip(group, choices)], usage
+        return [self._output(req, choice, not use_text) for req, choice in zip(group, choices)], usage
 
     def _body(self, r: SegmentRequest, n: int, use_text: bool) -> dict[str, Any]:
         prompt: Any = self.tokenizer.decode(r.token_ids, skip_special_tokens=False) if use_text else list(r.token_ids)
@@ -206,16 +187,43 @@ class OpenAIEngine:
         body.update(self.extra_body)
         return body
 
-    def _output(self, r: SegmentRequest, choice: dict[str, Any]) -> SegmentOutput:
+    def _output(self, r: SegmentRequest, choice: dict[str, Any], exact: bool) -> SegmentOutput:
+        """One choice as a :class:`SegmentOutput`, verified against the request (``exact``: token ids came back)."""
         token_ids = choice.get("token_ids")
         stop_reason = choice.get("stop_reason", choice.get("matched_stop"))
         if token_ids is None:
             # No token ids back (a server without return_token_ids): re-tokenise the text, within the cap.
             token_ids = self.tokenizer.encode(choice.get("text") or "", add_special_tokens=False)[: r.max_tokens]
+            exact = False
+        elif not isinstance(token_ids, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in token_ids):
+            self._untrusted(r, f"token_ids that are not a list of integers ({str(token_ids)[:80]})")
         logprobs = None
         if r.logprobs and choice.get("logprobs"):
             logprobs = [lp if lp is not None else float("nan") for lp in choice["logprobs"].get("token_logprobs") or []]
-        return normalise(r, token_ids, choice.get("finish_reason"), stop_reason, logprobs)
+        out = normalise(r, token_ids, choice.get("finish_reason"), stop_reason, logprobs)
+        self._verify(r, out, exact)
+        return out
+
+    def _verify(self, r: SegmentRequest, out: SegmentOutput, exact: bool) -> None:
+        """Refuse a completion that breaks the request: budgets and stops are only as exact as the server's answer."""
+        n = len(out.token_ids)
+        if n > r.max_tokens:
+            self._untrusted(r, f"{n} tokens for max_tokens={r.max_tokens}")
+        bad = [t for t in out.token_ids if not 0 <= t < self.vocab_size] if self.vocab_size else []
+        if bad:
+            self._untrusted(r, f"token ids {bad[:5]} outside the tokenizer's vocabulary of {self.vocab_size}")
+        if exact and out.finish_reason == "length" and n != r.max_tokens:
+            self._untrusted(r, f"finish_reason 'length' after {n} tokens, but max_tokens={r.max_tokens}")
+        if out.finish_reason == "stop" and isinstance(out.stop_reason, int) and n < r.min_tokens:
+            self._untrusted(r, f"stop token {out.stop_reason} after {n} tokens, before min_tokens={r.min_tokens}")
+        if isinstance(out.stop_reason, str) and out.stop_reason not in r.stop:
+            self._untrusted(r, f"stop string {out.stop_reason!r}, which the request did not list ({list(r.stop)})")
+
+    def _untrusted(self, r: SegmentRequest, what: str) -> None:
+        raise EngineError(
+            f"answered with {what}; the server at {self._url_for(r.key)} does not honour the request, so its budgets "
+            f"cannot be trusted: use a server that implements vLLM's completions parameters (vllm serve, SGLang)."
+        )
 
     # ------------------------------------------------------------------ HTTP
 
@@ -284,21 +292,7 @@ def _context_length(given: int | None, served: list[dict[str, Any]], model: str,
     fallback = getattr(tokenizer, "model_max_length", None)
     if isinstance(fallback, int) and 0 < fallback < 10**8:
         return fallback
-    raise ConfigError(f"the server does not report the context length of {model!r}; pass context_length=.")
-
-
-def _load_tokenizer(tokenizer: Any, model: str) -> Any:
-    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
-        return tokenizer
-    source = str(tokenizer) if tokenizer is not None else model
-    try:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        raise EngineError(
-            f"could not load a tokenizer for {source!r} ({exc}); pass tokenizer= the model's tokenizer or its path."
-        ) from exc
+    raise ConfigError(f"the server does not report the context length of {model!r}; pass context_length= (--context-length).")
 
 
 class _OpenAIStream:
@@ -324,13 +318,17 @@ class _OpenAIStream:
             group = self._futures.pop(future)
             try:
                 outputs, usage = future.result()
-            except (RetriesExhausted, Refused, EngineError) as exc:
+            except (RetriesExhausted, Refused) as exc:
+                advice = "check that the server is running and reachable, or raise max_retries / deadline"
+                failed.update((r.key, f"{exc}; {advice}.") for r in group)
+                continue
+            except EngineError as exc:  # a response that breaks the request; the message says what to do
                 failed.update((r.key, str(exc)) for r in group)
                 continue
             self.engine._count(usage, outputs)
             finished.extend(zip(group, outputs))
         if failed:
-            raise self.engine._failure(str(len(failed)), {r.key: o for r, o in finished}, failed)
+            raise self.engine._failure({r.key: o for r, o in finished}, failed)
         return finished
 
     def close(self) -> None:

