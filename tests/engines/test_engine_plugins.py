@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import importlib
 import inspect
-import json
 import os
 import subprocess
 import sys
@@ -209,7 +208,9 @@ def test_installed_engine_plugin_runs_from_the_command_line(installed_example: P
                 "--prompt", "Count to ten.", "--prompt", "Count again.", "--no-progress", "--max-answer-tokens", "10",
                 "-s", "budget_forcing:max_thinking_tokens=12", "--output", str(out))
     assert done.returncode == 0, done.stderr
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    from tts.runlog import read_run_log
+
+    rows = list(read_run_log(out).records.values())
     assert len(rows) == 2
     from transformers import AutoTokenizer
 
