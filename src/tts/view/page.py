@@ -35,11 +35,13 @@ def script_json(data: Any) -> str:
     ``<``, ``>`` and ``&`` appear in JSON only inside strings, where their ``\\u`` escapes mean the same.
     """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    return "".join(_ESCAPES.get(ch, ch) for ch in text) if any(ch in text for ch in _ESCAPES) else text
+    for raw, escaped in _ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return text
 
 
 def _asset(name: str) -> str:
-    return resources.files("tts.view").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("tts.view").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:
@@ -68,12 +70,32 @@ def _problems(comparison: Comparison) -> tuple[list[dict[str, Any]], dict[str, i
 def facets(problems: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
     """Metadata keys worth a filter (few distinct scalar values, like MATH's subject and level) and their values."""
     values: dict[str, set[Any]] = {}
+    counts: dict[str, int] = {}
     for problem in problems:
         for key, value in problem["meta"].items():
             if isinstance(value, (str, int, float)) and not isinstance(value, bool):
                 values.setdefault(key, set()).add(value)
+                counts[key] = counts.get(key, 0) + 1
+    # A key with a different value on every problem (an id, a URL) groups nothing.
     return {key: sorted(found, key=str) for key, found in sorted(values.items())
-            if 1 < len(found) <= MAX_FACET_VALUES}
+            if 1 < len(found) <= MAX_FACET_VALUES and len(found) < counts[key]}
+
+
+def _text(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def display(metrics: dict[str, Any] | None, specs: dict[str, str]) -> dict[str, Any] | None:
+    """``metrics`` plus ``text``: its numbers formatted by Python as the text table does (JS rounds halves up)."""
+    if metrics is None:
+        return None
+    values = {**metrics, "ci_low": (metrics.get("ci") or [None, None])[0], "ci_high": (metrics.get("ci") or [None, None])[1]}
+    return {**metrics, "text": {key: _text(values.get(key), spec) for key, spec in specs.items()}}
+
+
+SETTING_FORMATS = {"accuracy": ".1f", "ci_low": ".1f", "ci_high": ".1f", "avg_thinking_tokens": ".1f",
+                   "avg_answer_tokens": ".1f"}
+METHOD_FORMATS = {"control": ".0f", "scaling": ".1f", "performance": ".1f"}
 
 
 def run_payload(comparison: Comparison, label: str) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
@@ -85,7 +107,9 @@ def run_payload(comparison: Comparison, label: str) -> tuple[dict[str, Any], lis
     by_setting: dict[str, list[dict[str, Any]]] = {}
     for record in comparison.records:
         by_setting.setdefault(str(record["setting"]), []).append(record)
-    setting_ids = [cid for cid in cells if cid in by_setting or cid in results["settings"]]
+    # Sweep order (the header's cells table is sorted by name, so "=16" would come before "=8").
+    in_order = list(dict.fromkeys([c for m in grid.get("methods", []) for c in m["cells"]] + list(cells)))
+    setting_ids = [cid for cid in in_order if cid in by_setting or cid in results["settings"]]
     setting_ids += [cid for cid in by_setting if cid not in setting_ids]
     owners = {cid: [m["label"] for m in grid.get("methods", []) if cid in m["cells"]] for cid in setting_ids}
     columns: dict[str, list[int]] = {"s": [], "p": [], "k": [], "v": [], "t": [], "a": []}
@@ -99,9 +123,9 @@ def run_payload(comparison: Comparison, label: str) -> tuple[dict[str, Any], lis
                                             int(r["num_answer_tokens"]))):
                 columns[col].append(value)
     settings = [{"id": cid, "label": setting_label(cells.get(cid, [])), "methods": owners[cid],
-                 "metrics": results["settings"].get(cid)} for cid in setting_ids]
+                 "metrics": display(results["settings"].get(cid), SETTING_FORMATS)} for cid in setting_ids]
     methods = [{"label": m["label"], "cells": [c for c in m["cells"] if c in setting_ids],
-                "metrics": results["methods"].get(m["label"])} for m in grid.get("methods", [])]
+                "metrics": display(results["methods"].get(m["label"]), METHOD_FORMATS)} for m in grid.get("methods", [])]
     run = {"label": label, "directory": str(comparison.directory), "model": identity.get("model", {}),
            "benchmark": identity.get("benchmark", {}).get("name"), "grid": grid.get("name"),
            "shard": identity.get("shard"), "progress": results.get("progress"), "versions": results.get("versions"),
@@ -112,7 +136,9 @@ def run_payload(comparison: Comparison, label: str) -> tuple[dict[str, Any], lis
 
 def build_html(comparisons: Sequence[Comparison]) -> str:
     """The page for ``comparisons`` (one per directory, several to compare models) as one HTML string."""
-    runs, blob_tags, taken = [], [], set()
+    runs: list[dict[str, Any]] = []
+    blob_tags: list[str] = []
+    taken: set[str] = set()
     for r, comparison in enumerate(comparisons):
         label = run_label(comparison, taken)
         taken.add(label)

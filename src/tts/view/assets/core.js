@@ -7,7 +7,7 @@ const INDEX = JSON.parse(document.getElementById("tts-index").textContent);
 const RUNS = INDEX.runs;
 const VERDICTS = INDEX.verdicts;
 const VERDICT_TEXT = {right: "right", wrong: "wrong", none: "no answer", timeout: "timed out"};
-const VERDICT_MARK = {right: "\u2713", wrong: "\u2717", none: "\u2205", timeout: "\u23f1"};
+const VERDICT_MARK = {right: "\u2713", wrong: "\u2717", none: "\u2205", timeout: "T"};
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 function append(node, children) {
