@@ -244,3 +244,23 @@ def test_20000_samples_open_in_seconds(browser: Any, compare_dir: Path, tmp_path
           f"{loaded:.1f}s (script ready at {ready} ms), first trace in {trace:.2f}s")
     assert total >= 19990
     assert loaded < 30, "a generous bound for a shared CI machine; the page opens in about a second"
+
+
+def test_problems_that_flip_across_budgets_are_marked(browser: Any, compare_dir: Path, copy_of,  # type: ignore[no-untyped-def]
+                                                      tmp_path: Path) -> None:
+    # The tiny model is never right, so one real line is regraded as right: p1 then flips along BF's budgets.
+    directory = copy_of(compare_dir)
+    (path,) = directory.glob("samples_*.jsonl")
+    header, *lines = path.read_text().splitlines()
+    parsed = [json.loads(line) for line in lines]
+    for line in parsed:
+        if line["record"]["doc_id"] == "p1" and line["record"]["setting"] == "budget_forcing:max_thinking_tokens=16":
+            line["record"]["correct"] = True
+    path.write_text("\n".join([header, *map(json.dumps, parsed)]) + "\n")
+    open_page(browser, write_view([directory], tmp_path / "flip.html"))
+    browser.find_element(by().ID, "tab-grid").click()
+    assert [tr.get_attribute("data-problem") for tr in css(browser, "table.grid tr.flips")] == ["p1"]
+    browser.find_element(by().ID, "f-flips").click()
+    assert [tr.get_attribute("data-problem") for tr in css(browser, "table.grid tbody tr")] == ["p1"]
+    right = css(browser, "table.grid td.cell.v-right")
+    assert [c.get_attribute("data-setting") for c in right] == ["budget_forcing:max_thinking_tokens=16"]
