@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval.cli import add_compare_commands
 
     add_compare_commands(sub)
+    from .view import add_view_command
+
+    add_view_command(sub)
     return parser
 
 

@@ -72,6 +72,8 @@ def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list
             "doc_hash": text_hash(problem.question + "\x00" + problem.answer),
             "prompt_hash": text_hash(result.prompt),
             "target": problem.answer,
+            "question": problem.question,
+            "metadata": dict(problem.metadata),
             "thinking": sample.thinking_text,
             "answer": sample.answer_text,
             "num_thinking_tokens": sample.num_thinking_tokens,
