@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# A deprecated call from tts code fails its test (tests/deprecation_policy.py says how and why).
+pytest_plugins = ["deprecation_policy"]
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the tests may reach a hub
 

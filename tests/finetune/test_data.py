@@ -71,11 +71,14 @@ def test_s1k_11_sources_list_or_string(ft_tokenizer: Any) -> None:
     assert resolve_trace_source(ROW) == "s1K"
 
 
-def test_load_jsonl_and_parquet(tmp_path: Path, s1k_rows: list[dict[str, Any]], s1k_jsonl: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def test_load_jsonl(s1k_rows: list[dict[str, Any]], s1k_jsonl: Path) -> None:
     assert load_rows(s1k_jsonl) == s1k_rows
+
+
+def test_load_parquet(tmp_path: Path, s1k_rows: list[dict[str, Any]]) -> None:
+    pa = pytest.importorskip("pyarrow")  # comes with the finetune extra (datasets)
+    pq = pytest.importorskip("pyarrow.parquet")
+
     pq.write_table(pa.Table.from_pylist(s1k_rows), tmp_path / "s1k.parquet")
     assert load_rows(tmp_path / "s1k.parquet") == s1k_rows
 

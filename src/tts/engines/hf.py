@@ -17,6 +17,7 @@ So an intervention costs a forward pass over the injected tokens only, never ove
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,7 @@ class HFEngine:
         self.model: Any = model
         self.model.to(self.device)  # type: ignore[arg-type]  # transformers types .to() oddly
         self.model.eval()
+        self._cache_argument = _cache_argument(self.model)
         self.tokenizer = tokenizer = load_tokenizer(tokenizer, str(self.model.name_or_path))
         config = self.model.config.get_text_config()
         self.context_length = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
@@ -141,7 +143,8 @@ class HFEngine:
         step = 0
         while True:
             logits = self.model(
-                input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+                input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                **{self._cache_argument: cache},
             ).logits[:, -1, :].float()
             # min_tokens: stop tokens may not end the segment before the minimum is generated.
             masked = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
@@ -318,6 +321,20 @@ class HFEngine:
 
     def _vocab_size(self) -> int:
         return int(self.model.get_output_embeddings().weight.shape[0])
+
+
+def _cache_argument(model: Any) -> str:
+    """The keyword under which this model's forward takes the KV cache: ``cache`` or ``past_key_values``.
+
+    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns, and goes in 5.40); earlier
+    releases, the CPU build of vLLM's pin among them, know only ``past_key_values``. Read once from the forward
+    signature at load, so that every decode step passes the name the installed release expects.
+    """
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature (C extension)
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _resolve_dtype(dtype: str | torch.dtype) -> str | torch.dtype:
