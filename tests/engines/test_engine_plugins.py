@@ -225,3 +225,13 @@ def test_installed_engine_plugin_runs_from_the_command_line(installed_example: P
     refused = _tts(installed_example, "run", "--engine", "markov", "--model", tiny_model_path, "--device", "cpu",
                    "--prompt", "q")
     assert refused.returncode == 2 and "--device only applies to --engine hf" in refused.stderr
+
+
+def test_engine_options_are_checked_against_their_metadata_before_anything_loads() -> None:
+    from tts.engines import build_engine
+    from tts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="hf.max_batch_size must be an integer"):
+        build_engine("hf", "/nonexistent/model", max_batch_size=0)
+    with pytest.raises(ConfigError, match="hf.max_batch_size"):
+        build_engine("hf", "/nonexistent/model", max_batch_size="8")

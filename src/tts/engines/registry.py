@@ -99,9 +99,13 @@ class EngineEntry:
                     f"its options are {', '.join(names) or 'none'}."
                 )
         try:
-            return self.options_cls(**given)
+            chosen = self.options_cls(**given)
         except TypeError as exc:  # a required option left out
             raise ConfigError(f"engine {self.name!r} cannot take these options ({exc}); see its documentation.") from exc
+        from ..settings import validate_settings
+
+        validate_settings(chosen, owner=self.name)  # types and ranges from the fields' metadata, one sentence each
+        return chosen
 
     def build(self, model: str | None, **options: Any) -> Any:
         """Build the engine: options set to None are dropped (a command line passes every flag it has)."""
