@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .view import add_view_command
 
     add_view_command(sub)
+    from .miniature.cli import add_miniature_commands
+
+    add_miniature_commands(sub)
     return parser
 
 

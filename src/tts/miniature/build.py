@@ -1,0 +1,192 @@
+"""``tts miniature build``: rebuild the miniature from scratch, stage by stage, seeded and resumable.
+
+Stages, each writing its output atomically under the build directory and skipped when that output exists:
+
+1. ``data`` — held-out, selection-pool and training problems (disjoint), the teacher's traces for training;
+2. ``tokenizer`` — the character tokenizer with the s1 special tokens and chat template;
+3. ``sft`` — the model trained from scratch on the traces (checkpoints every 50 steps, so an interrupted
+   stage resumes where it stopped);
+4. ``eval`` — greedy budget forcing on the held-out set through :func:`tts.run` and the HF engine.
+
+``--quick`` shrinks every stage (a 1-layer model, a few hundred traces, 8 held-out problems) so that the
+whole pipeline runs in a minute or two, for CI; its model learns little.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .tasks import Problem, make_splits
+from .teacher import TeacherConfig, teach
+from .train import ModelShape, TrainConfig
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Sizes of one build. The defaults are the shipped model's."""
+
+    seed: int = 0
+    n_heldout: int = 200
+    n_pool: int = 2000
+    n_train: int = 32_000  # 1,000 steps x 32: every trace seen once
+    shape: ModelShape = field(default_factory=ModelShape)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    eval_budgets: tuple[int | None, ...] = (8, 16, 32, 64, 128, None)
+    eval_waits: tuple[int, ...] = (1, 2)
+    eval_limit: int | None = None
+    dtype: str = "float32"
+
+
+def quick_config(seed: int = 0) -> BuildConfig:
+    """A build small enough for CI: every stage runs, nothing is learned to speak of."""
+    return BuildConfig(
+        seed=seed, n_heldout=8, n_pool=40, n_train=256,
+        shape=ModelShape(hidden_size=64, num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1,
+                         intermediate_size=128),
+        train=TrainConfig(steps=12, batch_size=8, seed=seed, threads=1),
+        eval_budgets=(16, None), eval_waits=(1,),
+    )
+
+
+def _atomic_dir(final: Path, write: Callable[[Path], None]) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def benchmark_rows(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    """The held-out problems as benchmark rows: ``id``, ``question``, ``answer``, ``domain``, ``difficulty``."""
+    return [
+        {"id": f"miniature-{i:04d}", "question": p.question, "answer": str(p.answer), "domain": p.domain,
+         "difficulty": p.steps, "start": p.start, "terms": list(p.terms)}
+        for i, p in enumerate(problems)
+    ]
+
+
+def stage_data(out: Path, cfg: BuildConfig) -> None:
+    splits = make_splits(cfg.seed, cfg.n_heldout, cfg.n_pool, cfg.n_train)
+    rng = random.Random(cfg.seed)
+
+    def write(tmp: Path) -> None:
+        write_jsonl(tmp / "heldout.jsonl", benchmark_rows(splits.heldout))
+        write_jsonl(tmp / "pool.jsonl", [p.to_row() for p in splits.pool])
+        write_jsonl(tmp / "train.jsonl", [teach(rng, p, cfg.teacher) for p in splits.train])
+
+    _atomic_dir(out, write)
+
+
+def stage_tokenizer(out: Path, cfg: BuildConfig) -> None:
+    from .tokenizer import build_tokenizer
+
+    _atomic_dir(out, lambda tmp: build_tokenizer().save_pretrained(tmp))
+
+
+def stage_sft(out: Path, data_dir: Path, tok_dir: Path, cfg: BuildConfig, progress: bool = True) -> None:
+    """Train from scratch on the teacher's traces; checkpoints live in ``out``'s sibling ``.ckpt`` file."""
+    from transformers import AutoTokenizer
+
+    from ..finetune import format_rows
+    from .train import encode_examples, new_model, save_model, train
+
+    tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+    examples = format_rows(read_jsonl(data_dir / "train.jsonl"), tokenizer, trace_source="s1K")
+    data = encode_examples(examples, tokenizer)
+    model = new_model(tokenizer, cfg.shape, cfg.train.seed)
+    ckpt = out.parent / f".{out.name}.ckpt"
+    bar = _bar(cfg.train.steps, "sft", progress)
+    log = out.parent / f"{out.name}.log"
+    started = time.time()
+
+    def on_step(step: int, loss: float) -> None:
+        bar.update(step + 1 - bar.n)
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if (step + 1) % 10 == 0:
+            with log.open("a") as fh:
+                fh.write(f"{step + 1} {loss:.4f} {time.time() - started:.0f}s\n")
+
+    losses = train(model, data, cfg.train, tokenizer.pad_token_id, on_step, checkpoint=ckpt)
+    bar.close()
+    meta = {"config": _jsonable(cfg), "losses": losses, "n_examples": len(data),
+            "tokens": sum(len(ids) for ids, _ in data), "seconds_this_run": round(time.time() - started, 1)}
+
+    def write(tmp: Path) -> None:
+        save_model(model, tokenizer, tmp, cfg.dtype)
+        (tmp / "training.json").write_text(json.dumps(meta))
+
+    _atomic_dir(out, write)
+    ckpt.unlink(missing_ok=True)
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+def _jsonable(cfg: BuildConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(asdict(cfg)))
+
+
+STAGES = ("data", "tokenizer", "sft", "eval")
+
+
+def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stages: Sequence[str] = STAGES,
+          progress: bool = True, log: Callable[[str], None] = print) -> dict[str, float]:
+    """Run the stages under ``root``; a stage whose output exists is skipped. Returns seconds per stage."""
+    from .evaluate import stage_eval
+
+    cfg = cfg or BuildConfig()
+    base = Path(root)
+    base.mkdir(parents=True, exist_ok=True)
+    paths = {name: base / name for name in STAGES}
+    paths["eval"] = base / "eval.json"
+    actions: dict[str, Callable[[], None]] = {
+        "data": lambda: stage_data(paths["data"], cfg),
+        "tokenizer": lambda: stage_tokenizer(paths["tokenizer"], cfg),
+        "sft": lambda: stage_sft(paths["sft"], paths["data"], paths["tokenizer"], cfg, progress),
+        "eval": lambda: stage_eval(paths["eval"], paths["sft"], paths["data"] / "heldout.jsonl", cfg, progress),
+    }
+    seconds: dict[str, float] = {}
+    for name in stages:
+        if paths[name].exists():
+            log(f"[{name}] done already: {paths[name]}")
+            continue
+        start = time.time()
+        log(f"[{name}] running")
+        actions[name]()
+        seconds[name] = round(time.time() - start, 1)
+        log(f"[{name}] {seconds[name]:.0f}s -> {paths[name]}")
+        _record_seconds(base / "seconds.json", name, seconds[name])
+    return seconds
+
+
+def _record_seconds(path: Path, stage: str, value: float) -> None:
+    """Keep the wall-clock seconds of each finished stage (what the model card reports)."""
+    done = json.loads(path.read_text()) if path.exists() else {}
+    done[stage] = value
+    path.write_text(json.dumps(done))
+
+
+__all__ = ["STAGES", "BuildConfig", "benchmark_rows", "build", "quick_config", "replace"]

@@ -1,0 +1,59 @@
+"""``tts miniature build``: the command-line face of :mod:`tts.miniature.build`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def add_miniature_commands(subparsers: Any) -> None:
+    """Add ``tts miniature build`` (and its help) to an argparse subparsers object."""
+    group = subparsers.add_parser("miniature", help="the built-in miniature s1 model: rebuild it from scratch")
+    sub = group.add_subparsers(title="miniature commands", metavar="COMMAND")
+    p = sub.add_parser(
+        "build",
+        help="rebuild data, tokenizer, model and evaluation (seeded; resumable stage by stage)",
+        description="Rebuild the miniature s1 under OUTPUT: data -> tokenizer -> sft -> eval. A stage whose "
+        "output exists is skipped, so an interrupted build resumes; the sft stage resumes from its checkpoint.",
+    )
+    p.add_argument("--output", required=True, help="build directory (created; reused to resume)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, teacher and training (default 0)")
+    p.add_argument("--quick", action="store_true", help="a tiny build that runs every stage in a minute or two (CI)")
+    p.add_argument("--stages", default=",".join(_stages()), help="comma-separated subset of the stages, in order")
+    p.add_argument("--steps", type=int, help="training steps (default: the shipped model's 1000)")
+    p.add_argument("--threads", type=int, help="torch threads for training (default 1)")
+    p.add_argument("--eval-limit", type=int, help="evaluate on the first N held-out problems only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run_build)
+    group.set_defaults(func=lambda args: group.print_help() or 2)
+
+
+def _stages() -> tuple[str, ...]:
+    from .build import STAGES
+
+    return STAGES
+
+
+def _run_build(args: Any) -> int:
+    from dataclasses import replace
+
+    from .build import BuildConfig, build, quick_config
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in _stages()]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; use a comma-separated subset of {list(_stages())}.")
+    cfg = quick_config(args.seed) if args.quick else BuildConfig(seed=args.seed)
+    if not args.quick:
+        cfg = replace(cfg, train=replace(cfg.train, seed=args.seed))
+    if args.steps is not None:
+        cfg = replace(cfg, train=replace(cfg.train, steps=args.steps))
+    if args.threads is not None:
+        cfg = replace(cfg, train=replace(cfg.train, threads=args.threads))
+    if args.eval_limit is not None:
+        cfg = replace(cfg, eval_limit=args.eval_limit)
+    seconds = build(args.output, cfg, stages=stages, progress=not args.no_progress)
+    print(json.dumps({"seconds": seconds, "output": args.output}))
+    return 0
