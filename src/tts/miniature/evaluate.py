@@ -49,6 +49,7 @@ def run_setting(engine: Any, rows: Sequence[dict[str, Any]], max_thinking_tokens
         "by_difficulty": {k: round(100.0 * sum(v) / len(v), 1) for k, v in sorted(by.items())},
         "correct": marks,
         "answers": [res.answer for res in results],
+        "thinking": [res.samples[0].thinking_text for res in results],
         "seconds": round(time.time() - start, 1),
     }
 

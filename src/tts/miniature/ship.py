@@ -48,7 +48,7 @@ test-time scaling strategies on a real model on a laptop CPU, not a useful calcu
 
 ## How it was made
 - Data: {training['n_examples']:,} teacher traces ({training['tokens']:,} tokens), problems disjoint from the
-  {report['n']}-problem held-out benchmark and from the 2,000-problem selection pool. Traces are one step per
+  {report['n']}-problem held-out benchmark and from the {cfg['n_pool']:,}-problem selection pool. Traces are one step per
   paragraph (`12 + 8 = 20`, steps separated by a blank line); after the answer about half verify it on a new
   line ("Wait, " — sometimes "Hmm, " or "Alternatively, " — then the last two steps redone), and a quarter of
   those re-checks fix a slip (a misread term or a wrong sum). A few percent carry the TCC, SCC and CCC
@@ -62,7 +62,7 @@ test-time scaling strategies on a real model on a laptop CPU, not a useful calcu
   does not work at this scale), loss on the assistant turn only, {tr['steps']} steps x {tr['batch_size']},
   AdamW (0.9, 0.95), weight decay {tr['weight_decay']}, {int(tr['warmup'] * 100)}% warm-up then cosine, peak lr
   {tr['lr']}, clip {tr['clip']}, bf16 autocast on CPU, {tr['threads']} thread; final loss
-  {sum(training['losses'][-20:]) / 20:.3f} (mean of the last 20 steps).{minutes}
+  {sum(training['losses'][-20:]) / len(training['losses'][-20:]):.3f} (mean of the last 20 steps).{minutes}
 ## Numbers (held-out, {report['n']} problems, greedy, HF engine, float32)
 - Budget forcing, max thinking tokens {budgets}: accuracy {accs}% at {toks} mean thinking tokens.
 - Control {_pct(report['control'])}, Scaling {report['scaling_log2']:.1f} (points per doubling, log2 x),
@@ -82,7 +82,7 @@ def sum_params(shape: dict[str, Any], training: dict[str, Any]) -> str:
     q = shape["num_attention_heads"] * shape["head_dim"]
     per_layer = h * q + q + 2 * (h * kv + kv) + q * h + 3 * h * i + 2 * h
     total = n * per_layer + VOCAB_SIZE * h + h
-    return f"{total / 1e6:.1f}M"
+    return f"{total / 1e6:.2f}M"
 
 
 def ship(build_dir: str | Path, dest: Path | None = None) -> Path:

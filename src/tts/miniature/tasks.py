@@ -97,6 +97,8 @@ def draw(seed: int, split: str, n: int, exclude: set[str] | frozenset[str] = fro
     seen: set[str] = set()
     out: list[Problem] = []
     attempts = 0
+    if n <= 0:
+        return out
     for problem in stream(seed, split, steps):
         attempts += 1
         if attempts > 200 * n + 10_000:

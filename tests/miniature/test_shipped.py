@@ -1,0 +1,66 @@
+"""The shipped miniature as a realistic fixture: it loads through HFEngine, answers, and scales with budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tts
+from tts.miniature import benchmark_path, benchmarks, shipped_model_path
+from tts.miniature.build import benchmark_rows
+from tts.miniature.evaluate import correct
+from tts.miniature.tasks import make_splits
+from tts.strategies import BudgetForcing
+
+
+@pytest.fixture(scope="module")
+def engine():  # type: ignore[no-untyped-def]
+    return tts.HFEngine(str(shipped_model_path()), dtype="float32", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, object]]:
+    return [json.loads(line) for line in benchmark_path().read_text().splitlines()]
+
+
+def test_benchmark_is_the_seed_0_heldout_split_and_lists_itself(rows) -> None:  # type: ignore[no-untyped-def]
+    assert benchmarks() == {"miniature": benchmark_path()}
+    assert rows == benchmark_rows(make_splits(0, len(rows), 0, 0).heldout)
+    assert len({r["id"] for r in rows}) == len(rows) == 200
+    assert {r["difficulty"] for r in rows} == set(range(1, 9))
+
+
+def test_model_card_and_small_weights() -> None:
+    path = shipped_model_path()
+    assert (path / "MODEL_CARD.md").read_text().startswith("# Miniature s1")
+    assert (path / "model.safetensors").stat().st_size < 15 * 2**20
+
+
+def _accuracy(engine, rows, strategy) -> tuple[float, list[tts.ProblemResult]]:  # type: ignore[no-untyped-def]
+    results = tts.run(engine, [r["question"] for r in rows], [strategy], max_answer_tokens=16)
+    marks = [correct(res.answer, str(r["answer"])) for res, r in zip(results, rows)]
+    return sum(marks) / len(marks), results
+
+
+@pytest.mark.slow
+def test_budget_forcing_scales_on_the_shipped_model(engine, rows) -> None:  # type: ignore[no-untyped-def]
+    sample = rows[:40]
+    small, cut = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=16))
+    large, full = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256))
+    assert all(len(r.samples[0].thinking_token_ids) <= 16 for r in cut)
+    assert all(r.samples[0].answer_text.startswith("Final Answer:") for r in cut
+               if r.samples[0].thinking_finish_reason == "length")
+    assert large >= 0.6 and large - small >= 0.3, (small, large)
+    # The model ends its thinking by itself and writes steps separated by blank lines.
+    assert all(r.samples[0].thinking_finish_reason == "stop" for r in full)
+    assert any("\n\n" in r.samples[0].thinking_text for r in full)
+
+
+@pytest.mark.slow
+def test_a_forced_wait_rechecks_instead_of_changing_the_answer(engine, rows) -> None:  # type: ignore[no-untyped-def]
+    sample = rows[:40]
+    plain, _ = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256))
+    waited, results = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256, num_ignore=1))
+    assert all("\nWait" in r.samples[0].thinking_text for r in results)
+    assert waited >= plain - 0.1, (plain, waited)
