@@ -61,7 +61,7 @@ test-time scaling strategies on a real model on a laptop CPU, not a useful calcu
 - Training: from scratch (no base model — see docs/miniature.md for why the paper's base → 1K → SFT route
   does not work at this scale), loss on the assistant turn only, {tr['steps']} steps x {tr['batch_size']},
   AdamW (0.9, 0.95), weight decay {tr['weight_decay']}, {int(tr['warmup'] * 100)}% warm-up then cosine, peak lr
-  {tr['lr']}, clip {tr['clip']}, bf16 autocast on CPU, {tr['threads']} thread; final loss
+  {tr['lr']}, clip {tr['clip']}, bf16 autocast on CPU, {tr['threads']} thread{_schedule_note(cfg)}; final loss
   {sum(training['losses'][-20:]) / len(training['losses'][-20:]):.3f} (mean of the last 20 steps).{minutes}
 ## Numbers (held-out, {report['n']} problems, greedy, HF engine, float32)
 - Budget forcing, max thinking tokens {budgets}: accuracy {accs}% at {toks} mean thinking tokens.
@@ -73,6 +73,19 @@ test-time scaling strategies on a real model on a laptop CPU, not a useful calcu
 One seed; ±3–4 points is noise on {report['n']} problems. Accuracy falls with the number of steps (a misread
 term ends a chain). The model knows only this task and this format.
 """
+
+
+def _schedule_note(cfg: dict[str, Any]) -> str:
+    tr, p2 = cfg["train"], cfg.get("phase2")
+    note = ""
+    if tr.get("initial_schedule"):
+        planned, until = tr["initial_schedule"]
+        note += (f"; the cosine was planned for {planned} steps and re-planned to end at {tr['steps']} at step "
+                 f"{until}, when the shared machine ran 3-4x slower than measured")
+    if p2:
+        note += (f"; then a second schedule of {p2['steps']} steps x {p2['batch_size']} (peak lr {p2['lr']}, "
+                 f"{int(p2['warmup'] * 100)}% warm-up, cosine) on the traces the first one never drew")
+    return note
 
 
 def sum_params(shape: dict[str, Any], training: dict[str, Any]) -> str:
