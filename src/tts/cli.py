@@ -18,12 +18,13 @@ from .errors import BudgetError, ConfigError, DataError, StrategyConflictError, 
 from .plugins import get_engine_entry
 from .strategies.base import check_conflicts
 
+#: Held-out-style problems for ``tts run --demo`` on the built-in miniature (docs/miniature.md).
 DEMO_QUESTIONS = (
-    "How many r's are in the word raspberry?",
-    "What is the smallest prime greater than 100?",
-    "A train travels 120 km in 1.5 hours. What is its average speed in km/h?",
+    "What is 3 + 9 + 8?",
+    "What is 47 - 1 - 6 - 7?",
+    "What is 2 + 5 + 9 + 4 + 6?",
 )
-DEMO_STRATEGY = "budget_forcing:max_thinking_tokens=64,num_ignore=1"
+DEMO_STRATEGY = "budget_forcing:max_thinking_tokens=128"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,13 +333,13 @@ def _check_paths(args: argparse.Namespace, model: str | None) -> None:
 
 def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | None]:
     if args.demo:
-        from .testing import build_tiny_model, default_tiny_model_dir
+        from .miniature import shipped_model_path
 
-        model = args.model or str(build_tiny_model(default_tiny_model_dir()))
+        model = args.model or str(shipped_model_path())
         questions = list(args.prompt) or list(DEMO_QUESTIONS)
         return questions, model
     if not args.model and get_engine_entry(args.engine).requires_model:
-        raise TTSError("no model given; pass --model PATH_OR_HUB_ID, or --demo for the built-in tiny model.")
+        raise TTSError("no model given; pass --model PATH_OR_HUB_ID, or --demo for the built-in miniature model.")
     questions = list(args.prompt)
     if args.input:
         questions += read_questions(args.input, args.question_field)
@@ -347,10 +348,22 @@ def _questions_and_model(args: argparse.Namespace) -> tuple[list[str], str | Non
     return questions, args.model
 
 
+def _print_trace(result: Any) -> None:
+    """A problem, its thinking (interventions included) and its answer, for the demo."""
+    s = result.samples[0]
+    print(f"[{result.index}] {result.question}")
+    print(textwrap.indent(s.thinking_text.strip(), "    | "))
+    print(f"    thinking: {s.num_thinking_tokens} tokens ({s.thinking_finish_reason}); "
+          f"answer: {s.answer_text.replace('<|im_end|>', '').strip()!r}")
+
+
 def _print_summary(results: list[Any], demo: bool) -> None:
     if demo:
-        print("(built-in tiny model with random weights: its text is noise, its token accounting is real)")
+        print("(the built-in miniature s1: a 1.74M-parameter model trained on chained one-digit arithmetic)")
     for r in results:
+        if demo and len(r.samples) == 1:
+            _print_trace(r)
+            continue
         answer = repr((r.answer or "").replace("\n", " ")[:60]) if r.answer else "no answer"
         if len(r.samples) > 1:
             thinking = sum(s.num_thinking_tokens for s in r.samples) / len(r.samples)

@@ -154,7 +154,7 @@ def test_no_arguments_runs_the_builtin_grid_model_and_benchmark(tmp_path: Path, 
     monkeypatch.chdir(tmp_path)
     status, out, err = _compare(capsys, "--limit", "2", "--no-progress")  # the built-in grid, limited for speed
     assert status == 0, err
-    assert out.startswith("grid tiny on tiny (2 problems), model builtin:tiny-random (hf)")
+    assert out.startswith("grid tiny on miniature (2 problems), model builtin:miniature (hf)")
     assert all(label in out for label in ("BF", "TCC + BF", "BF + Wait", "voting + BF"))
     (directory,) = (tmp_path / "tts-compare").iterdir()
     results = json.loads((directory / "results.json").read_text())

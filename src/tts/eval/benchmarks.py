@@ -121,6 +121,10 @@ register_benchmark(BenchmarkSpec(
     description="GPQA Diamond, 198 four-choice questions (gated: accept the terms, set HF_TOKEN).",
     aliases=("Idavidrein/gpqa",)))
 register_benchmark(BenchmarkSpec(
+    "miniature", grader="exact", metadata_fields=("domain", "difficulty"),
+    data_file=str(Path(__file__).resolve().parent.parent / "miniature" / "data" / "heldout.jsonl"),
+    description="200 held-out chained one-digit sums and differences of the miniature s1 (docs/miniature.md)."))
+register_benchmark(BenchmarkSpec(
     "tiny", grader="math", data_file="tiny.jsonl",
     description="20 short arithmetic and algebra problems shipped with tts, for offline runs and tests."))
 

@@ -129,7 +129,8 @@ def _compare_command(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard else None
     benchmark = load_benchmark(args.benchmark or defaults.BUILTIN_BENCHMARK, split=args.split,
                                config=args.benchmark_config, question_field=args.question_field,
-                               answer_field=args.answer_field, limit=args.limit)
+                               answer_field=args.answer_field,
+                               limit=args.limit if args.limit is not None or args.benchmark else defaults.BUILTIN_LIMIT)
     model, path = _model(args)
     if args.resume and args.output is None:
         raise TTSError("--resume needs --output DIR, the directory of the comparison to continue.")
@@ -167,7 +168,7 @@ def _show(identity: dict[str, Any], summary: dict[str, Any], directory: Path, *,
     grid = Grid.from_dict(identity["grid"])
     print(format_summary(grid, summary, title=summary_title(identity)))
     if identity["model"].get("model") == defaults.BUILTIN_MODEL:
-        print("(built-in model with random weights: its accuracy is noise; its token accounting is real)")
+        print("(built-in model: the miniature s1, trained here on chained one-digit arithmetic; docs/miniature.md)")
     written = write_plots(grid, summary, directory / "plots") if plots else []
     print(f"tts: results in {directory}" + (f" (plots: {', '.join(p.name for p in written)})" if written else ""),
           file=sys.stderr)
