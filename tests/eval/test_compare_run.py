@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GRID = [
     "-s", "BF=budget_forcing:max_thinking_tokens=8|16|32",
     "-s", "TCC + BF=token_conditional:num_tokens=8|16+budget_forcing:max_thinking_tokens=8|16", "--zip",
-    "--limit", "6", "--max-answer-tokens", "8", "--grade-timeout", "30", "--no-progress",
+    "--benchmark", "tiny", "--limit", "6", "--max-answer-tokens", "8", "--grade-timeout", "30", "--no-progress",
 ]
 TOTAL_LINES = 5 * 6  # 5 settings x 6 problems x 1 sample
 

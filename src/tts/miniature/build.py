@@ -106,9 +106,9 @@ def stage_data(out: Path, cfg: BuildConfig) -> None:
 
 
 def stage_tokenizer(out: Path, cfg: BuildConfig) -> None:
-    from .tokenizer import build_tokenizer
+    from .tokenizer import build_tokenizer, save_tokenizer
 
-    _atomic_dir(out, lambda tmp: build_tokenizer().save_pretrained(tmp))
+    _atomic_dir(out, lambda tmp: save_tokenizer(build_tokenizer(), tmp))
 
 
 def stage_sft(out: Path, data_dir: Path, tok_dir: Path, cfg: BuildConfig, progress: bool = True) -> None:
@@ -184,12 +184,13 @@ def stage_sft1k(out: Path, selection: Path, tok_dir: Path, cfg: BuildConfig) -> 
     from transformers import AutoTokenizer
 
     from ..finetune import finetune
+    from .tokenizer import save_tokenizer
     from .train import new_model
 
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     init = out.parent / f".{out.name}.init"
     new_model(tokenizer, cfg.shape, cfg.train.seed).save_pretrained(init)
-    tokenizer.save_pretrained(init)
+    save_tokenizer(tokenizer, init)
     finetune(init, read_jsonl(selection / "s1.jsonl"), out, trace_source="s1K", num_train_epochs=5,
              learning_rate=cfg.train.lr, global_batch_size=16, per_device_train_batch_size=16, max_length=1024,
              bf16=False, gradient_checkpointing=False, weight_decay=cfg.train.weight_decay, seed=cfg.train.seed,

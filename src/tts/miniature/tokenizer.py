@@ -10,6 +10,7 @@ plus its blank line is 14 tokens.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_pad|>")
@@ -62,6 +63,25 @@ def build_tokenizer() -> Any:
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.model_max_length = 1024
     return tokenizer
+
+
+def save_tokenizer(tokenizer: Any, path: Path | str) -> None:
+    """``save_pretrained``, then make ``tokenizer_config.json`` loadable by every transformers tts supports.
+
+    transformers 5 writes ``"tokenizer_class": "TokenizersBackend"`` and a list of ``extra_special_tokens``,
+    which transformers 4.x cannot read; ``PreTrainedTokenizerFast`` with ``additional_special_tokens`` loads the
+    same tokenizer.json, with the same ids, on 4.56 through 5.24.
+    """
+    import json
+
+    tokenizer.save_pretrained(path)
+    config_file = Path(path) / "tokenizer_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    extra = config.pop("extra_special_tokens", None)
+    if isinstance(extra, list):
+        config["additional_special_tokens"] = extra
+    config_file.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 def _bytes_to_unicode() -> dict[int, str]:

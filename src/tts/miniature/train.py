@@ -188,7 +188,9 @@ def save_model(model: Any, tokenizer: Any, path: Path, dtype: str = "float32") -
     """Save model (in ``dtype``) and tokenizer to ``path`` (the caller makes it atomic)."""
     import torch
 
+    from .tokenizer import save_tokenizer
+
     target = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     model.to(target).save_pretrained(path)
     model.to(torch.float32)
-    tokenizer.save_pretrained(path)
+    save_tokenizer(tokenizer, path)
