@@ -43,10 +43,10 @@ def tiny(output: Path, limit: int = 3, methods: list[str] = TINY_METHODS) -> dic
     from tts.eval.report import format_summary
 
     engine = tts.HFEngine(builtin_model(), dtype="float32")
-    engine.context_length = 320  # the random model rambles: keep the methods without a token cap short
-    grid = grid_from_specs(methods, [], zipped=True, run={"max_answer_tokens": 8, "seed": 0})
+    engine.context_length = 640  # keeps the methods without a token cap short; char-level prompts are ~250 tokens
+    grid = grid_from_specs(methods, [], zipped=True, run={"max_answer_tokens": 32, "seed": 0})
     comparison = Comparison(grid=grid, benchmark=load_benchmark("tiny", limit=limit), directory=output,
-                            model={"engine": "hf", "model": BUILTIN_MODEL, "dtype": "float32", "context_length": 320})
+                            model={"engine": "hf", "model": BUILTIN_MODEL, "dtype": "float32", "context_length": 640})
     summary = run_comparison(comparison, engine, resume=True, progress=False)
     print(format_summary(grid, summary, title=f"{grid.name} on the built-in model ({limit} problems)"))
     write_plots(grid, summary, output / "plots")
