@@ -26,7 +26,7 @@ TINY_GRID = """
 name = "bf-vs-voting-tiny"
 [run]
 temperature = 0.0
-max_answer_tokens = 16
+max_answer_tokens = 32
 [[method]]
 label = "BF"
 strategy = "budget_forcing"
