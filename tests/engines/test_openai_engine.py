@@ -299,7 +299,10 @@ def test_cli_with_a_local_tokenizer_and_context_length(fake_server, tiny_model_p
     assert "does not report the context length" in capsys.readouterr().err
     out = tmp_path / "out.jsonl"
     assert cli.main([*argv, "--tokenizer", tiny_model_path, "--context-length", "1024", "--output", str(out)]) == 0
-    sample = json.loads(out.read_text())["samples"][0]
+    from tts.runlog import read_run_log
+
+    (record,) = read_run_log(out).records.values()
+    sample = record["samples"][0]
     assert sample["num_thinking_tokens"] == 8 and sample["answer_finish_reason"] == "length"
     assert all(call["model"] == "org/served-name" for call in server.calls)
 
