@@ -62,7 +62,7 @@ def read_comparison(directory: Path) -> Comparison:
     samples = sorted(directory.glob("samples_*.jsonl"))
     results_file = directory / "results.json"
     if not samples or not results_file.is_file():
-        missing = "results.json" if samples else "a samples_*.jsonl file"
+        missing = "results.json" if samples else "samples_*.jsonl file"
         raise ViewError(f"{where!r} is not a tts compare directory (it has no {missing}); pass the --output "
                         "directory of a tts compare run.")
     if len(samples) > 1:
