@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import importlib.util
 import inspect
 import os
 import subprocess
@@ -184,7 +185,20 @@ def test_an_option_whose_flag_tts_run_already_has_is_refused(tmp_path: Path, cap
 def installed_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/engine_plugin installed with pip into a throwaway target directory (never the shared venv)."""
     target = tmp_path_factory.mktemp("site")
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
+    python = sys.executable
+    if importlib.util.find_spec("pip") is None:  # an environment made by uv has no pip: borrow one, changing nothing
+        import sysconfig
+
+        helper = tmp_path_factory.mktemp("pip-venv")
+        subprocess.run([sys.executable, "-m", "venv", str(helper)], check=True)
+        python = str(helper / "bin" / "python")
+        site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        # The build backend (setuptools, from the dev extra) comes from the environment under test, not the
+        # older copy ensurepip puts next to pip.
+        subprocess.run([python, "-m", "pip", "uninstall", "--quiet", "-y", "setuptools"], capture_output=True)
+        (Path(site) / "_tts_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    command = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--no-build-isolation",
                "--target", str(target), str(ROOT / "examples" / "engine_plugin")]
     done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, PIP_NO_CACHE_DIR="1"))
     assert done.returncode == 0, done.stderr
