@@ -14,7 +14,7 @@ from .loop import DecodingLoop, EventCallback, ResultCallback
 from .plugins import get_strategy_class, run_plugin_manager
 from .records import ProblemResult
 from .settings import MAX_ATTEMPTS, MAX_SAMPLES, MAX_TOKENS, check_setting, validate_settings
-from .state import RunConfig
+from .state import EngineCapabilities, RunConfig
 from .strategies.base import Strategy, check_conflicts
 
 
@@ -87,6 +87,7 @@ def run(
         top_k=int(top_k),
         seed=seed,
         logprobs=logprobs,
+        engine=EngineCapabilities.of(engine),
         strategies=tuple(s.name for s in built),
     )
     manager = run_plugin_manager(built, DefaultBehaviour())
@@ -100,6 +101,8 @@ def run(
     # Strategies set these in tts_configure; a plugin's typo must fail here, not exhaust memory.
     check_setting("samples_per_problem", config.samples_per_problem, int, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
     check_setting("max_attempts", config.max_attempts, int, {"min": 1, "max": MAX_ATTEMPTS}, error=BudgetError)
+    check_setting("wave_size", config.wave_size, int | None, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
+    check_setting("top_logprobs", config.top_logprobs, int, {"min": 0, "max": config.engine.max_top_logprobs})
     if bar is not None:
         bar.start(total=len(questions) * config.samples_per_problem)
     loop = DecodingLoop(

@@ -4,6 +4,10 @@ The loop admits problems in input order while the samples in flight leave room, 
 KV caches above all) is bounded by the work in flight, not by the size of the input. When the last sample of
 a problem is done the problem's record is built, kept, and handed to ``on_result`` at once, and its sample
 states are dropped.
+
+With a ``wave_size``, a problem's samples start a wave at a time: when every started sample is done,
+``wave_end`` says whether the next wave starts (adaptive voting stops once the answer is settled), and the
+problem's record holds only the samples that ran.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ class ProblemBook:
         build_result: Makes a problem's record from its finished samples (aggregation included).
         on_result: Called with each record as soon as it is built.
         problem_keys: Each problem's stable key for seeding (default: its index in this run).
+        wave_size: Samples started together per problem (None: all ``samples_per_problem`` at once).
+        wave_end: Called with ``(problem_index, samples)`` after each wave but the last; False stops the problem.
     """
 
     def __init__(
@@ -36,6 +42,9 @@ class ProblemBook:
         build_result: BuildResult,
         on_result: Callable[[ProblemResult], None] | None,
         problem_keys: Sequence[int] | None = None,
+        *,
+        wave_size: int | None = None,
+        wave_end: Callable[[int, list[SampleState]], bool] | None = None,
     ) -> None:
         self.questions = questions
         self.prompts = prompts
@@ -43,6 +52,9 @@ class ProblemBook:
         self.build_result = build_result
         self.on_result = on_result
         self.problem_keys = problem_keys
+        self.wave_size = min(wave_size or samples_per_problem, samples_per_problem)
+        self.wave_end = wave_end
+        self._started: dict[int, int] = {}  # samples started so far, per problem in flight
         self.start = time.perf_counter()
         self._next = 0  # the next problem to admit
         self._samples: dict[int, list[SampleState]] = {}
@@ -51,27 +63,45 @@ class ProblemBook:
     def admit(self, room: int) -> list[SampleState]:
         """Start whole problems while their samples fit in ``room`` (always one when nothing is in flight)."""
         started: list[SampleState] = []
-        while self._next < len(self.questions) and (len(started) + self.samples_per_problem <= room or not self._samples):
+        while self._next < len(self.questions) and (len(started) + self.wave_size <= room or not self._samples):
             p, self._next = self._next, self._next + 1
-            samples = [
-                SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=self.prompts[p][1],
-                            seed_key=None if self.problem_keys is None else self.problem_keys[p])
-                for s in range(self.samples_per_problem)
-            ]
-            self._samples[p] = samples
-            started.extend(samples)
+            self._samples[p] = []
+            self._started[p] = 0
+            started.extend(self._wave(p))
         return started
 
-    def update(self, sample: SampleState, after: list[SampleState]) -> None:
-        """Replace ``sample`` by what became of it (itself, a restart, branches); finish its problem if done."""
-        samples = self._samples[sample.problem_index]
+    def _wave(self, p: int) -> list[SampleState]:
+        """Start problem ``p``'s next wave of samples."""
+        first = self._started[p]
+        samples = [
+            SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=self.prompts[p][1],
+                        seed_key=None if self.problem_keys is None else self.problem_keys[p])
+            for s in range(first, min(first + self.wave_size, self.samples_per_problem))
+        ]
+        self._started[p] = first + len(samples)
+        self._samples[p].extend(samples)
+        return samples
+
+    def update(self, sample: SampleState, after: list[SampleState]) -> list[SampleState]:
+        """Replace ``sample`` by what became of it (itself, a restart, branches); return a next wave it started.
+
+        When every started sample of the problem is done, the next wave starts (if there is one and
+        ``wave_end`` does not stop it), else the problem's record is built.
+        """
+        p = sample.problem_index
+        samples = self._samples[p]
         at = next(i for i, s in enumerate(samples) if s is sample)
         samples[at : at + 1] = after
-        if all(s.phase == "done" for s in samples):
-            self._finish(sample.problem_index)
+        if not all(s.phase == "done" for s in samples):
+            return []
+        if self._started[p] < self.samples_per_problem and (self.wave_end is None or self.wave_end(p, list(samples))):
+            return self._wave(p)
+        self._finish(p)
+        return []
 
     def _finish(self, p: int) -> None:
         samples = self._samples.pop(p)
+        del self._started[p]
         result = self.build_result(p, self.questions[p], self.prompts[p], samples, time.perf_counter() - self.start)
         self._results[p] = result
         if self.on_result is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .state import Aggregation, Continue, EndThinking, Finish, Fork, Inject, Reject, SegmentLimits
+from .state import Aggregation, Continue, EndThinking, Finish, Fork, Inject, Probe, Reject, SegmentLimits
 
 Check = Callable[[object], str]
 
@@ -53,7 +53,21 @@ def check_decision(decision: object, *, nested: bool = False) -> str:
         return "EndThinking.forced_text must be a string or None"
     if isinstance(decision, Fork) and not nested:
         return _check_fork(decision)
-    return "return a Decision (Continue, Inject, EndThinking, Finish, Reject, Fork) or None"
+    if isinstance(decision, Probe) and not nested:
+        return _check_probe(decision)
+    return "return a Decision (Continue, Inject, EndThinking, Finish, Reject, Fork, Probe) or None"
+
+
+def _check_probe(probe: Probe) -> str:
+    if probe.text is not None and not isinstance(probe.text, str):
+        return "Probe.text must be a string or None"
+    if isinstance(probe.max_tokens, bool) or not isinstance(probe.max_tokens, int) or probe.max_tokens < 1:
+        return "Probe.max_tokens must be an integer >= 1"
+    if not isinstance(probe.stop, tuple) or not all(isinstance(x, str) and x for x in probe.stop):
+        return "Probe.stop must be a tuple of non-empty strings"
+    if isinstance(probe.temperature, bool) or not isinstance(probe.temperature, (int, float)) or not 0 <= probe.temperature < float("inf"):
+        return "Probe.temperature must be a finite number >= 0"
+    return "" if isinstance(probe.label, str) and probe.label else "Probe.label must be a non-empty string"
 
 
 def _check_fork(fork: Fork) -> str:
@@ -63,8 +77,8 @@ def _check_fork(fork: Fork) -> str:
     for pair in fork.branches:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]:
             return "each Fork branch must be a (non-empty label, decision) pair"
-        if isinstance(pair[1], (Fork, Reject)):
-            return "a Fork branch cannot itself fork or reject; decide that in the branch's next segment"
+        if isinstance(pair[1], (Fork, Reject, Probe)):
+            return "a Fork branch cannot itself fork, reject or probe; decide that in the branch's next segment"
         problem = check_decision(pair[1], nested=True)
         if problem:
             return f"branch {pair[0]!r}: {problem}"
@@ -89,6 +103,8 @@ def check_aggregation(aggregation: object) -> str:
 RESULT_CHECKS: dict[str, Check] = {
     "tts_segment_params": check_limits,
     "tts_segment_end": check_decision,
+    "tts_probe_end": check_decision,
     "tts_accept_sample": check_accept,
+    "tts_wave_end": check_accept,
     "tts_aggregate": check_aggregation,
 }

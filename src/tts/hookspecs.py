@@ -17,7 +17,9 @@ Lifecycle of a run::
         tts_segment_params       (before each of its segments)
         ... the engine generates the segment, batched with other samples' segments ...
         tts_segment_end          (after each of its segments: what happens next)
+        tts_probe_end            (after a probe that a decision asked for: what happens next)
         tts_accept_sample        (when it has finished)
+    tts_wave_end                 (with config.wave_size: after each wave of a problem's samples)
     tts_aggregate                (once per problem)
     tts_event                    (whenever a segment or intervention is recorded)
 
@@ -34,7 +36,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .records import Event
-    from .state import Aggregation, Decision, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
+    from .state import Aggregation, Decision, ProbeResult, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
     from .strategies.base import Strategy
 
 PROJECT = "tts"
@@ -105,6 +107,30 @@ def tts_segment_end(sample: SampleState, segment: Segment, config: RunConfig) ->
     The first non-None result wins, in strategy order; return None to leave the decision to later
     strategies and finally to the default behaviour (natural end of thinking opens the answer; the end of
     an answer segment finishes the sample).
+    """
+
+
+@hookspec(firstresult=True)
+def tts_probe_end(sample: SampleState, probe: ProbeResult, config: RunConfig) -> Decision | None:
+    """Decide what a sample does after one of its probes came back.
+
+    Called when a :class:`tts.state.Probe` decision (from ``tts_segment_end`` or from this hook) has been
+    generated; ``probe`` is also the last entry of ``sample.probes``, and ``probe.strategy`` names the strategy
+    that asked for it (check it: every strategy's implementation is called). The sample's stream is as it was
+    when it was probed. Return any decision, another ``Probe`` included; the first non-None result wins, in
+    strategy order. When all return None, the sample gets the default decision for the segment that led to the
+    probe (a strategy's cap reached: continue; the model ended thinking: the answer opens).
+    """
+
+
+@hookspec
+def tts_wave_end(problem_index: int, samples: list[SampleState], config: RunConfig) -> bool | None:
+    """Say whether a problem gets another wave of samples.
+
+    Called only when ``config.wave_size`` is set (a strategy sets it in ``tts_configure``), each time every
+    started sample of the problem is done and fewer than ``config.samples_per_problem`` have started.
+    ``samples`` are the problem's finished samples so far. Return False to stop sampling this problem (its
+    record then holds only these samples); the next wave starts unless some implementation returns False.
     """
 
 

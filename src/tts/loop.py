@@ -15,14 +15,18 @@ from __future__ import annotations
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Union
 
 from .book import ProblemBook
+from .defaults import default_decision
 from .engines.base import Engine, SegmentOutput, SegmentRequest, SegmentStream, open_stream
 from .errors import ConfigError, EngineError, PromptTooLongError, StrategyError, TTSError
 from .plugins import TTSPluginManager
 from .records import Event, ProblemResult
-from .state import Decision, Inject, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
-from .transitions import Transitions
+from .logprobs import TopLogprobs
+from .probes import ProbeJob, Probes
+from .state import Decision, Inject, Probe, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
+from .transitions import Transitions, top_rows
 
 #: Positions kept free for the answer while thinking (on top of the forced-end text), as s1's ``auto``
 #: budget (context - prompt - delimiters - 100) does, so an answer always fits after thinking is cut.
@@ -32,6 +36,8 @@ DEFAULT_MAX_ACTIVE_SAMPLES = 1024
 #: Consecutive segments that generate nothing and change nothing before a sample counts as stuck.
 MAX_STALLED_SEGMENTS = 8
 
+#: What waits for the engine: a sample's next segment, or a probe of one.
+Work = Union[SampleState, ProbeJob]  # noqa: UP007 - a runtime alias on Python 3.10
 EventCallback = Callable[[Event, SampleState], None]
 ResultCallback = Callable[[ProblemResult], None]
 _LOOP_CAPS = ("context", "max_answer_tokens")
@@ -66,6 +72,7 @@ class DecodingLoop:
         self._forced_end_len = len(fmt.encode("\n" + fmt.format.answer_delimiter + fmt.format.forced_separator))
         self._vocab_size = _vocab_size(fmt.tokenizer)
         self.transitions = Transitions(config, self._emit, getattr(engine, "fork", None))
+        self.probes = Probes(config, getattr(engine, "fork", None), self._emit)
 
     def run(self, questions: Sequence[str]) -> list[ProblemResult]:
         """Generate every sample of every problem and return one record per problem, in input order.
@@ -79,7 +86,7 @@ class DecodingLoop:
         """
         prompts = [self._prepare_prompt(i, q) for i, q in enumerate(questions)]
         book = ProblemBook(list(questions), prompts, self.config.samples_per_problem, self._problem_result, self.on_result,
-                           self.problem_keys)
+                           self.problem_keys, wave_size=self.config.wave_size, wave_end=self._wave_end)
         try:
             self._drive(book)
         except TTSError as exc:
@@ -87,7 +94,7 @@ class DecodingLoop:
             raise
         finally:
             # Whatever happened, the engine keeps nothing of this run (a failed run must not leave stale caches).
-            self.engine.release(book.live_keys())
+            self.engine.release(book.live_keys() + sorted(self.probes.live))
         return book.finished()
 
     def _drive(self, book: ProblemBook) -> None:
@@ -97,22 +104,22 @@ class DecodingLoop:
         otherwise all active samples advance in synchronous rounds, one batched engine call each.
         """
         stream = open_stream(self.engine)
-        in_flight: dict[str, tuple[SampleState, tuple[str, ...]]] = {}
-        ready: deque[SampleState] = deque()
+        in_flight: dict[str, tuple[Work, tuple[str, ...]]] = {}
+        ready: deque[Work] = deque()
         try:
             while True:
                 # 1. Start new problems while the samples in flight leave room (memory follows the work in flight).
                 ready.extend(book.admit(self.max_active - len(in_flight) - len(ready)))
-                # 2. Plan the next segment of every sample that needs one; submit them together.
+                # 2. Plan the next segment (or probe) of every sample that needs one; submit them together.
                 batch = []
                 while ready:
-                    sample = ready.popleft()
-                    request, caps = self._plan(sample)
-                    if request.max_tokens > 0:
-                        in_flight[request.key] = (sample, caps)
+                    work = ready.popleft()
+                    request, caps = self._plan_probe(work) if isinstance(work, ProbeJob) else self._plan(work)
+                    if request is not None and request.max_tokens > 0:
+                        in_flight[request.key] = (work, caps)
                         batch.append(request)
                     else:  # a cap left no room: decided without the engine
-                        ready.extend(self._advance(book, sample, SegmentOutput([], "length"), caps))
+                        ready.extend(self._finished(book, work, SegmentOutput([], "length"), caps))
                 if batch:
                     stream.submit(batch)
                 if not in_flight:
@@ -121,13 +128,13 @@ class DecodingLoop:
                     continue
                 # 3. Take the segments that finished; let the strategies decide what each sample does next.
                 for request, output in self._completed(stream, book, in_flight):
-                    sample, caps = in_flight.pop(request.key)
-                    ready.extend(self._advance(book, sample, output, caps))
+                    work, caps = in_flight.pop(request.key)
+                    ready.extend(self._finished(book, work, output, caps))
         finally:
             stream.close()
 
     def _completed(
-        self, stream: SegmentStream, book: ProblemBook, in_flight: dict[str, tuple[SampleState, tuple[str, ...]]]
+        self, stream: SegmentStream, book: ProblemBook, in_flight: dict[str, tuple[Work, tuple[str, ...]]]
     ) -> list[tuple[SegmentRequest, SegmentOutput]]:
         """The stream's finished segments; on an engine failure, first record the ones that did finish."""
         try:
@@ -135,24 +142,59 @@ class DecodingLoop:
         except EngineError as exc:
             for key, output in getattr(exc, "completed", {}).items():
                 if key in in_flight:
-                    sample, caps = in_flight.pop(key)
-                    self._advance(book, sample, output, caps)
+                    work, caps = in_flight.pop(key)
+                    self._finished(book, work, output, caps)
             raise
 
-    def _advance(
-        self, book: ProblemBook, sample: SampleState, output: SegmentOutput, caps: tuple[str, ...]
-    ) -> list[SampleState]:
+    def _finished(self, book: ProblemBook, work: Work, output: SegmentOutput, caps: tuple[str, ...]) -> list[Work]:
+        """What comes next after a segment (or a probe) of ``work`` came back."""
+        if isinstance(work, ProbeJob):
+            return self._after_probe(book, work, output)
+        return self._advance(book, work, output, caps)
+
+    def _advance(self, book: ProblemBook, sample: SampleState, output: SegmentOutput, caps: tuple[str, ...]) -> list[Work]:
         """Record one finished segment of ``sample``, apply the strategies' decision; return what goes on."""
         segment = self._record_segment(sample, output, caps)
-        before = (sample.phase, len(sample.token_ids))
         decision, who = self._decide(sample, segment)
+        return self._carry_out(book, sample, segment, decision, who)
+
+    def _carry_out(
+        self, book: ProblemBook, sample: SampleState, segment: Segment, decision: Decision | None, who: str | None
+    ) -> list[Work]:
+        """Apply ``decision`` to ``sample`` (a probe is scheduled, anything else changes the sample)."""
+        if isinstance(decision, Probe):
+            sample.stalled += 1  # probing changes nothing in the stream: a strategy probing forever must be caught
+            if sample.stalled > MAX_STALLED_SEGMENTS:
+                raise StrategyError(
+                    f"strategy {who!r} stalls sample {sample.key}: {sample.stalled} probes in a row without the "
+                    f"sample moving on; after a probe, return Continue (or another decision) from tts_probe_end."
+                )
+            return [self.probes.job(sample, segment, decision, who)]
+        before = (sample.phase, len(sample.token_ids))
         after = self.transitions.apply(sample, segment, decision, who)
         self._check_progress(sample, segment, before, after, decision, who)
         after = [self._accept_or_restart(s) if s.phase == "done" else s for s in after]
         gone = [s.key for s in after if s.phase == "done"] + ([] if any(s is sample for s in after) else [sample.key])
         self.engine.release(gone)
-        book.update(sample, after)
-        return [s for s in after if s.phase != "done"]
+        more = book.update(sample, after)
+        return [s for s in after if s.phase != "done"] + more
+
+    def _plan_probe(self, job: ProbeJob) -> tuple[SegmentRequest | None, tuple[str, ...]]:
+        return self.probes.request(job), ()
+
+    def _after_probe(self, book: ProblemBook, job: ProbeJob, output: SegmentOutput) -> list[Work]:
+        """Record a probe's result, release its branch, and let ``tts_probe_end`` decide what the sample does."""
+        self.engine.release([job.key])
+        result = self.probes.record(job, output)
+        answers = self.hooks.call_with_authors("tts_probe_end", sample=job.sample, probe=result, config=self.config)
+        decision, who = (answers[0][1], answers[0][0]) if answers else (default_decision(job.segment), "defaults")
+        # The decision applies as if made after the segment that asked for the probe (its caps, its tokens).
+        return self._carry_out(book, job.sample, job.segment, decision, who)
+
+    def _wave_end(self, problem_index: int, samples: list[SampleState]) -> bool:
+        """Whether a problem whose started samples are all done gets another wave (no strategy said False)."""
+        verdicts = self.hooks.hook.tts_wave_end(problem_index=problem_index, samples=samples, config=self.config)
+        return all(v is not False for v in verdicts)
 
     # ------------------------------------------------------------------ prompts
 
@@ -220,6 +262,7 @@ class DecodingLoop:
             top_k=config.top_k,
             seed=sample_seed(config.seed, sample),
             logprobs=config.logprobs,
+            top_logprobs=config.top_logprobs,
         )
         return request, reached
 
@@ -243,10 +286,16 @@ class DecodingLoop:
         """
         token_ids = list(output.token_ids)
         logprobs = list(output.logprobs) if output.logprobs is not None else [None] * len(token_ids)
+        top = output.top_logprobs
         if isinstance(output.stop_reason, str):
             keep = _before_stop_string(self.config.format.decode, token_ids, output.stop_reason)
             token_ids, logprobs = token_ids[:keep], logprobs[:keep]
+            if top is not None:
+                top.truncate(keep)
         position = len(sample.token_ids)
+        if self.config.top_logprobs:
+            rows = top_rows(sample, self.config.top_logprobs)
+            rows.extend(top if top is not None else TopLogprobs.injected(len(token_ids), self.config.top_logprobs))
         sample.token_ids.extend(token_ids)
         if self.config.logprobs:
             sample.logprobs.extend(logprobs)

@@ -12,8 +12,11 @@ it was placed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .logprobs import TopLogprobs
 
 Phase = Literal["thinking", "answer", "done"]
 
@@ -26,7 +29,9 @@ class Event:
         kind: ``"segment"`` (the engine generated tokens), ``"inject"`` (text added inside thinking, such as an
             ignore string), ``"end_thinking"`` (the delimiter, plus forced text, that opens the answer),
             ``"reject"`` (the sample was discarded and restarted), ``"fork"`` (the sample was split into
-            branches; on each branch, ``reason`` names its label), ``"finish"`` (the sample is complete).
+            branches; on each branch, ``reason`` names its label), ``"probe"`` (a side completion was made from
+            the stream; ``token_ids``/``text`` are what it generated, and they are *not* in the stream),
+            ``"finish"`` (the sample is complete).
         position: Index in the sample's token stream where the event's tokens start.
         token_ids: The tokens generated or injected.
         text: Their text.
@@ -62,6 +67,10 @@ class SampleResult:
         attempts: Number of times the sample was (re)started.
         rejections: Why each earlier attempt was rejected.
         logprobs: Log-probability of each generated token (``None`` for injected ones), when requested.
+        top_logprobs: The top-k log-probabilities of every token of ``token_ids``, when a strategy asked for them
+            (:class:`tts.logprobs.TopLogprobs`; base64 arrays in JSON).
+        probes: Side completions made from the sample (``{"position", "label", "strategy", "text",
+            "num_prompt_tokens", "num_tokens", "finish_reason", "answer"}``); never part of ``token_ids``.
         extra: Per-strategy facts (e.g. ``{"budget_forcing": {"ignores": 2}}``).
         sample_index: Which of the problem's samples this is (forked branches share their origin's index).
         branch: The label of the fork branch this sample carried out, or None if it was never forked.
@@ -79,9 +88,16 @@ class SampleResult:
     attempts: int = 1
     rejections: list[str] = field(default_factory=list)
     logprobs: list[float | None] | None = None
+    top_logprobs: TopLogprobs | None = None
+    probes: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     sample_index: int = 0
     branch: str | None = None
+
+    @property
+    def num_probe_tokens(self) -> int:
+        """Tokens spent on probes (their text and what they generated), counted apart from thinking and answer."""
+        return sum(int(p["num_prompt_tokens"]) + int(p["num_tokens"]) for p in self.probes)
 
     @property
     def num_thinking_tokens(self) -> int:
@@ -100,9 +116,11 @@ class SampleResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON, with the derived counts included."""
-        data = asdict(self)
+        data = asdict(replace(self, top_logprobs=None))  # asdict would copy the arrays into nested lists
+        data["top_logprobs"] = None if self.top_logprobs is None else self.top_logprobs.to_dict()
         data["num_thinking_tokens"] = self.num_thinking_tokens
         data["num_answer_tokens"] = self.num_answer_tokens
+        data["num_probe_tokens"] = self.num_probe_tokens
         data["answer_truncated"] = self.answer_truncated
         return data
 
@@ -134,6 +152,7 @@ class ProblemResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict for JSON; samples carry their derived counts."""
-        data = asdict(self)
+        data = asdict(replace(self, samples=[]))
         data["samples"] = [s.to_dict() for s in self.samples]
         return data
+

@@ -12,7 +12,31 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from .formats import BoundFormat
+from .logprobs import DEFAULT_MAX_TOP_LOGPROBS, TopLogprobs
 from .records import Event, Phase, SampleResult
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What the run's engine can do, for strategies to check in ``tts_configure`` (before any model call).
+
+    Attributes:
+        max_top_logprobs: Most top log-probabilities per token it returns (vLLM: its ``max_logprobs``).
+        shares_prefixes: A side completion or branch from a sample's prefix costs its own tokens only, because
+            the engine reuses the prefix's KV cache (HF: ``fork``; vLLM and servers: prefix caching). Probing
+            strategies refuse engines without it: each probe would recompute the whole prefix.
+    """
+
+    max_top_logprobs: int = DEFAULT_MAX_TOP_LOGPROBS
+    shares_prefixes: bool = False
+
+    @classmethod
+    def of(cls, engine: Any) -> EngineCapabilities:
+        """Read from an engine's attributes (``max_top_logprobs``, ``shares_prefixes``); defaults when absent."""
+        return cls(
+            max_top_logprobs=int(getattr(engine, "max_top_logprobs", DEFAULT_MAX_TOP_LOGPROBS)),
+            shares_prefixes=bool(getattr(engine, "shares_prefixes", False)),
+        )
 
 
 @dataclass
@@ -27,6 +51,11 @@ class RunConfig:
         max_answer_tokens: Cap of the answer phase.
         temperature / top_p / top_k / seed: Sampling parameters of every segment.
         logprobs: Ask the engine for per-token log-probabilities.
+        top_logprobs: Ask for the k most likely tokens' log-probabilities at every generated token (0: none);
+            strategies ask with :meth:`request_top_logprobs`.
+        wave_size: Start a problem's samples this many at a time (None: all at once); after each wave,
+            ``tts_wave_end`` may stop the problem (adaptive voting, DeepConf's consensus stop).
+        engine: What the engine can do (:class:`EngineCapabilities`).
         strategies: Names of the strategies in this run, in the order they were listed.
     """
 
@@ -40,8 +69,28 @@ class RunConfig:
     top_k: int = 0
     seed: int | None = None
     logprobs: bool = False
+    top_logprobs: int = 0
+    wave_size: int | None = None
+    engine: EngineCapabilities = field(default_factory=EngineCapabilities)
     strategies: tuple[str, ...] = ()
     sampling_set_by: dict[str, str] = field(default_factory=dict)
+
+    def request_top_logprobs(self, by: str, k: int) -> None:
+        """Ask, on behalf of strategy ``by``, for the top ``k`` log-probabilities of every generated token.
+
+        Several strategies may ask; the largest k is kept (each can read its own first columns). A k the engine
+        cannot return is refused here, before any model call.
+        """
+        from .errors import ConfigError
+
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"strategy {by!r} asked for top-{k!r} log-probabilities; k must be a positive integer.")
+        if k > self.engine.max_top_logprobs:
+            raise ConfigError(
+                f"strategy {by!r} asked for the top {k} log-probabilities per token, but this engine returns at "
+                f"most {self.engine.max_top_logprobs}; lower k (vLLM: or start it with max_logprobs={k})."
+            )
+        self.top_logprobs = max(self.top_logprobs, k)
 
     def set_sampling(self, by: str, **values: Any) -> None:
         """Set sampling parameters (``temperature=1.0``...) on behalf of strategy ``by``.
@@ -90,6 +139,8 @@ class SampleState:
         answer_start: Index where the answer phase starts, once it has.
         events: Segments and interventions so far.
         logprobs: Per-token log-probabilities (None for injected tokens) when requested.
+        top_logprobs: The top-k log-probabilities of every token of the stream, when ``config.top_logprobs``.
+        probes: Side completions made from this sample (:class:`ProbeResult`), which never entered its stream.
         store: Per-strategy scratch space, keyed by strategy name.
         accepted: False once an acceptance rule rejected the last allowed attempt.
         branch: The label of the :class:`Fork` branch this sample carries out (None: never forked).
@@ -117,6 +168,8 @@ class SampleState:
     answer_finish_reason: str | None = None
     events: list[Event] = field(default_factory=list)
     logprobs: list[float | None] = field(default_factory=list)
+    top_logprobs: TopLogprobs | None = None
+    probes: list[ProbeResult] = field(default_factory=list)
     store: dict[str, Any] = field(default_factory=dict)
     accepted: bool = True
     branch: str | None = None
@@ -167,6 +220,8 @@ class SampleState:
             attempts=self.attempt,
             rejections=list(self.rejections),
             logprobs=self.logprobs if with_logprobs else None,
+            top_logprobs=self.top_logprobs,
+            probes=[p.to_record() for p in self.probes],
             extra={k: v for k, v in self.store.items() if not k.startswith("_")},
             sample_index=self.sample_index,
             branch=self.branch,
@@ -286,7 +341,68 @@ class Fork:
     reason: str = ""
 
 
-Decision = Union[Continue, Inject, EndThinking, Finish, Reject, Fork]  # noqa: UP007 - a runtime alias on Python 3.10
+@dataclass(frozen=True)
+class Probe:
+    """Ask the model for its answer now, in a side completion that leaves the sample untouched.
+
+    The engine generates up to ``max_tokens`` tokens from the sample's stream followed by ``text`` (greedy by
+    default), reusing the prefix's KV cache (HF forks the cache; vLLM and servers hit their prefix cache), so
+    a probe costs its own tokens. Nothing of it enters the sample's stream: the result is appended to
+    ``sample.probes`` and handed to ``tts_probe_end``, whose decision the sample then carries out (None:
+    continue). Probe tokens are counted apart from thinking and answer tokens (``num_probe_tokens``).
+
+    Attributes:
+        text: Text appended for the probe; None: the think format's forced-answer opening (a newline, the answer
+            delimiter, the separator and ``"Final Answer:"``), i.e. what budget forcing appends.
+        max_tokens: Most tokens the probe generates; it also stops at the format's answer stop tokens.
+        stop: Extra stop strings (e.g. ``"}"`` after a ``\boxed{`` probe).
+        temperature: 0 for a greedy probe.
+        label: Names the probe in records (several strategies may probe one sample).
+    """
+
+    text: str | None = None
+    max_tokens: int = 16
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    label: str = "probe"
+    reason: str = ""
+
+
+@dataclass
+class ProbeResult:
+    """What one probe produced.
+
+    Attributes:
+        position: Length of the sample's stream when it was probed (its thinking tokens so far, while thinking).
+        label / strategy: The probe's label and the strategy that asked for it.
+        prompt_token_ids: The probe text's tokens (appended to the stream for the probe only).
+        token_ids / text: What the probe generated.
+        finish_reason: ``"stop"`` or ``"length"``.
+        answer: The answer a strategy read from ``text`` (set by the strategy; None until then).
+    """
+
+    position: int
+    label: str
+    strategy: str | None
+    prompt_token_ids: list[int]
+    token_ids: list[int]
+    text: str
+    finish_reason: str
+    answer: str | None = None
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens this probe cost: its text and what it generated."""
+        return len(self.prompt_token_ids) + len(self.token_ids)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON form kept in :attr:`tts.records.SampleResult.probes`."""
+        return {"position": self.position, "label": self.label, "strategy": self.strategy, "text": self.text,
+                "num_prompt_tokens": len(self.prompt_token_ids), "num_tokens": len(self.token_ids),
+                "finish_reason": self.finish_reason, "answer": self.answer}
+
+
+Decision = Union[Continue, Inject, EndThinking, Finish, Reject, Fork, Probe]  # noqa: UP007 - a runtime alias on Python 3.10
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable
 
 from .errors import StrategyError
+from .logprobs import TopLogprobs
 from .records import Event
 from .state import (
     Continue,
@@ -20,6 +21,7 @@ from .state import (
     Finish,
     Fork,
     Inject,
+    Probe,
     Reject,
     RunConfig,
     SampleState,
@@ -27,6 +29,13 @@ from .state import (
 )
 
 Emit = Callable[[SampleState, Event], None]
+
+
+def top_rows(sample: SampleState, k: int) -> TopLogprobs:
+    """The sample's top-k rows, created on first use (padded as injected up to its stream's length)."""
+    if sample.top_logprobs is None:
+        sample.top_logprobs = TopLogprobs.injected(len(sample.token_ids), k)
+    return sample.top_logprobs
 
 
 class Transitions:
@@ -47,6 +56,8 @@ class Transitions:
         """Carry out ``decision`` (by strategy ``who``); return the samples that exist afterwards."""
         if isinstance(decision, Fork):
             return self._fork(sample, segment, decision, who)
+        if isinstance(decision, Probe):  # the loop generates probes; a Fork branch cannot be one
+            raise StrategyError(f"strategy {who!r} made a Probe a Fork branch's decision; probe before or after forking.")
         if decision is None or isinstance(decision, Continue):
             return [sample]
         if isinstance(decision, Inject):
@@ -74,6 +85,8 @@ class Transitions:
         sample.token_ids.extend(token_ids)
         if self.config.logprobs:
             sample.logprobs.extend([None] * len(token_ids))
+        if self.config.top_logprobs:
+            top_rows(sample, self.config.top_logprobs).extend(TopLogprobs.injected(len(token_ids), self.config.top_logprobs))
         return token_ids
 
     def _end_thinking(self, sample: SampleState, segment: Segment, decision: EndThinking, who: str | None) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
+from ..logprobs import TopLogprobs
 from .base import SegmentOutput, SegmentRequest, SegmentRequestsFailed
 
 __all__ = ["SegmentRequestsFailed", "check_requests", "group_requests", "load_tokenizer", "new_stats", "normalise",
@@ -96,7 +97,7 @@ def group_requests(requests: Sequence[SegmentRequest]) -> list[list[int]]:
             continue
         signature = (
             tuple(r.token_ids), r.max_tokens, r.min_tokens, tuple(r.stop_token_ids), tuple(r.stop),
-            r.temperature, r.top_p, r.top_k, r.logprobs,
+            r.temperature, r.top_p, r.top_k, r.logprobs, r.top_logprobs,
         )
         if signature in groups:
             groups[signature].append(i)
@@ -112,9 +113,27 @@ def normalise(
     finish_reason: str | None,
     stop_reason: int | str | None,
     logprobs: list[float] | None,
+    top_logprobs: TopLogprobs | None = None,
 ) -> SegmentOutput:
     """Turn a vLLM-style completion into a :class:`SegmentOutput` with the protocol's stop conventions."""
     ids = [int(t) for t in token_ids]
+    out = _normalise(request, ids, finish_reason, stop_reason, logprobs)
+    if request.top_logprobs:
+        if top_logprobs is None or len(top_logprobs) < len(out.token_ids) or top_logprobs.k < request.top_logprobs:
+            raise EngineError(
+                f"request {request.key!r} asked for the top {request.top_logprobs} log-probabilities of "
+                f"{len(out.token_ids)} tokens but the engine returned "
+                f"{'none' if top_logprobs is None else f'{len(top_logprobs)} rows of {top_logprobs.k}'}."
+            )
+        top_logprobs.truncate(len(out.token_ids))
+        out.top_logprobs = top_logprobs
+    return out
+
+
+def _normalise(
+    request: SegmentRequest, ids: list[int], finish_reason: str | None, stop_reason: int | str | None,
+    logprobs: list[float] | None,
+) -> SegmentOutput:
     if finish_reason == "length":
         return SegmentOutput(ids, "length", None, _logprobs(request, logprobs, len(ids)))
     if finish_reason != "stop":

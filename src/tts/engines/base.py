@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from ..errors import EngineError
+
+if TYPE_CHECKING:
+    from ..logprobs import TopLogprobs
 
 FinishReason = Literal["stop", "length"]
 
@@ -38,6 +41,8 @@ class SegmentRequest:
         top_k: Keep only the k most likely tokens (0 or -1: all).
         seed: Seed of the sequence's random stream, set on its first segment.
         logprobs: Return each generated token's log-probability.
+        top_logprobs: Return the k most likely tokens and their log-probabilities at every generated token
+            (0: none); at most the engine's ``max_top_logprobs``.
     """
 
     key: str
@@ -51,6 +56,7 @@ class SegmentRequest:
     top_k: int = 0
     seed: int | None = None
     logprobs: bool = False
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -62,12 +68,14 @@ class SegmentOutput:
         finish_reason: ``"stop"`` (a stop token or string) or ``"length"`` (``max_tokens`` reached).
         stop_reason: The stop token id or stop string that ended the segment, if any.
         logprobs: Log-probability of each returned token, when requested.
+        top_logprobs: One row of top-k log-probabilities per returned token, when requested.
     """
 
     token_ids: list[int]
     finish_reason: FinishReason
     stop_reason: int | str | None = None
     logprobs: list[float] | None = field(default=None)
+    top_logprobs: TopLogprobs | None = None
 
 
 @runtime_checkable
@@ -77,6 +85,12 @@ class Engine(Protocol):
     Attributes:
         tokenizer: A Hugging Face tokenizer for the model (encode/decode, chat template).
         context_length: The model's maximum sequence length in tokens.
+
+    Optional attributes that strategies rely on (read into :class:`tts.state.EngineCapabilities`):
+        max_top_logprobs: Most top log-probabilities per token it returns (default 20).
+        shares_prefixes: True when a side completion from a sequence's prefix reuses that prefix's KV cache
+            (default False); probes are refused without it.
+        fork(src_key, dst_key): Let ``dst_key`` start from ``src_key``'s cached state (branches, probes).
     """
 
     tokenizer: object

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, EngineError
+from ..logprobs import DEFAULT_MAX_TOP_LOGPROBS, TopLogprobs
 from ._common import check_requests, load_tokenizer
 from .base import SegmentOutput, SegmentRequest
 
@@ -91,6 +92,10 @@ class HFEngine:
         self.max_batch_size = max_batch_size
         #: The loop keeps at most this many samples in flight: more would only hold idle KV caches.
         self.max_active_samples = 2 * max_batch_size
+        #: Most top log-probabilities per token (vLLM's default limit, so runs move between engines unchanged).
+        self.max_top_logprobs = DEFAULT_MAX_TOP_LOGPROBS
+        #: Branches and probes start from the parent's KV cache (:meth:`fork`), so they cost their own tokens.
+        self.shares_prefixes = True
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self._pad_id = int(pad if not isinstance(pad, list) else pad[0]) if pad is not None else 0
         self._cache: dict[str, _CachedSequence] = {}
@@ -135,9 +140,12 @@ class HFEngine:
         min_tokens = torch.tensor([r.min_tokens for r in requests], device=self.device)
         generators = [self._generator(r) for r in requests]
         want_logprobs = any(r.logprobs for r in requests)
+        want_top = max(r.top_logprobs for r in requests)
 
         generated: list[list[int]] = [[] for _ in requests]
         logprobs: list[list[float]] = [[] for _ in requests]
+        top_ids: list[list[torch.Tensor]] = [[] for _ in requests]
+        top_values: list[list[torch.Tensor]] = [[] for _ in requests]
         finish: list[tuple[str, int | str | None] | None] = [None] * len(requests)
         fed = [0] * len(requests)  # generated tokens already pushed through the model (so in the cache)
         step = 0
@@ -150,13 +158,18 @@ class HFEngine:
             masked = logits.masked_fill(stop_mask & (step < min_tokens)[:, None], float("-inf"))
             tokens = self._select(masked, [requests[i] for i in rows], [generators[i] for i in rows])
             # Log-probabilities of the model's own distribution (before the mask), as vLLM reports them.
-            row_logprobs = (
-                torch.log_softmax(logits, dim=-1).gather(1, tokens[:, None])[:, 0].tolist() if want_logprobs else None
-            )
+            log_probs = torch.log_softmax(logits, dim=-1) if want_logprobs or want_top else None
+            row_logprobs = log_probs.gather(1, tokens[:, None])[:, 0].tolist() if want_logprobs else None  # type: ignore[union-attr]
+            top = torch.topk(log_probs, want_top, dim=-1) if want_top else None  # type: ignore[arg-type]
             for row, (i, token) in enumerate(zip(rows, tokens.tolist())):
                 self._advance(requests[i], token, generated[i], finish, i)
-                if row_logprobs is not None and finish[i] != ("stop", token):
+                if finish[i] == ("stop", token):  # a stop token is not returned, nor are its log-probabilities
+                    continue
+                if row_logprobs is not None:
                     logprobs[i].append(row_logprobs[row])
+                if top is not None and requests[i].top_logprobs:
+                    top_ids[i].append(top.indices[row, : requests[i].top_logprobs])
+                    top_values[i].append(top.values[row, : requests[i].top_logprobs])
             step += 1
             # Rows that finished leave the batch now (their cache is kept), so no compute is spent on them.
             keep = [row for row, i in enumerate(rows) if finish[i] is None]
@@ -184,6 +197,7 @@ class HFEngine:
                 finish_reason=finish[i][0],  # type: ignore[index,arg-type]
                 stop_reason=finish[i][1],  # type: ignore[index]
                 logprobs=logprobs[i] if requests[i].logprobs else None,
+                top_logprobs=_top_logprobs(top_ids[i], top_values[i], requests[i].top_logprobs),
             )
             for i in range(len(requests))
         ]
@@ -321,6 +335,15 @@ class HFEngine:
 
     def _vocab_size(self) -> int:
         return int(self.model.get_output_embeddings().weight.shape[0])
+
+
+def _top_logprobs(ids: list[torch.Tensor], values: list[torch.Tensor], k: int) -> TopLogprobs | None:
+    """One segment's top-k rows as arrays (one device-to-host copy per segment, not per token)."""
+    if not k:
+        return None
+    if not ids:
+        return TopLogprobs.empty(k)
+    return TopLogprobs(torch.stack(ids).cpu().numpy(), torch.stack(values).float().cpu().numpy())
 
 
 def _cache_argument(model: Any) -> str:

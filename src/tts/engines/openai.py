@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, EngineError
+from ..logprobs import DEFAULT_MAX_TOP_LOGPROBS, TopLogprobs
 from ._common import check_requests, group_requests, load_tokenizer, new_stats, normalise, segment_seed
 from ._http import JSONClient, Refused
 from ._retry import RetriesExhausted, RetryPolicy, call_with_retries
@@ -96,6 +97,10 @@ class OpenAIEngine(StreamingEngine):
         self.context_length = _context_length(context_length, served, self.model, self.tokenizer)
         #: Cumulative counters: requests, prompt_tokens, cached_prompt_tokens (prefix-cache hits), generated_tokens.
         self.stats = new_stats()
+        #: ``vllm serve``'s default ``--max-logprobs``; a server started with a higher one accepts more.
+        self.max_top_logprobs = DEFAULT_MAX_TOP_LOGPROBS
+        #: vLLM (V1) and SGLang servers cache prefixes by default, and forks are pinned to their origin's server.
+        self.shares_prefixes = True
 
     # ------------------------------------------------------------------ protocol (generate() comes from the stream)
 
@@ -182,8 +187,11 @@ class OpenAIEngine(StreamingEngine):
         seed = segment_seed(r)
         if seed is not None:
             body["seed"] = seed
-        if r.logprobs:
-            body["logprobs"] = 0
+        if r.logprobs or r.top_logprobs:
+            # logprobs=k: the sampled token's log-probability and the top k; keys as "token_id:N", never text.
+            body["logprobs"] = r.top_logprobs
+            if r.top_logprobs:
+                body["return_tokens_as_token_ids"] = True
         body.update(self.extra_body)
         return body
 
@@ -197,12 +205,26 @@ class OpenAIEngine(StreamingEngine):
             exact = False
         elif not isinstance(token_ids, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in token_ids):
             self._untrusted(r, f"token_ids that are not a list of integers ({str(token_ids)[:80]})")
-        logprobs = None
+        logprobs = top = None
         if r.logprobs and choice.get("logprobs"):
             logprobs = [lp if lp is not None else float("nan") for lp in choice["logprobs"].get("token_logprobs") or []]
-        out = normalise(r, token_ids, choice.get("finish_reason"), stop_reason, logprobs)
+        if r.top_logprobs and choice.get("logprobs"):
+            top = self._top_logprobs(r, choice["logprobs"].get("top_logprobs") or [])
+        out = normalise(r, token_ids, choice.get("finish_reason"), stop_reason, logprobs, top)
         self._verify(r, out, exact)
         return out
+
+    def _top_logprobs(self, r: SegmentRequest, rows: list[Any]) -> TopLogprobs:
+        """The completions API's ``top_logprobs`` (per token, ``{"token_id:N": logprob}``) as arrays."""
+        parsed = []
+        for row in rows:
+            pairs = []
+            for name, value in (row or {}).items():
+                if not (isinstance(name, str) and name.startswith("token_id:") and name[9:].lstrip("-").isdigit()):
+                    self._untrusted(r, f"a top log-probability keyed {str(name)[:40]!r} instead of 'token_id:N'")
+                pairs.append((int(name[9:]), float(value)))
+            parsed.append(pairs)
+        return TopLogprobs.from_rows(parsed, r.top_logprobs)
 
     def _verify(self, r: SegmentRequest, out: SegmentOutput, exact: bool) -> None:
         """Refuse a completion that breaks the request: budgets and stops are only as exact as the server's answer."""

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, EngineError, MissingDependencyError
+from ..logprobs import TopLogprobs
 from ._common import check_requests, group_requests, load_tokenizer, new_stats, normalise, segment_seed
 from .base import SegmentOutput, SegmentRequest, StreamingEngine
 
@@ -109,7 +110,13 @@ class VLLMEngine(StreamingEngine):
                 f"{sorted(args)} and the vLLM log above."
             ) from exc
         self.tokenizer = load_tokenizer(tokenizer, model, trust_remote_code=engine_args.get("trust_remote_code", False))
-        self.context_length = int(self.llm.llm_engine.model_config.max_model_len)
+        model_config = self.llm.llm_engine.model_config
+        self.context_length = int(model_config.max_model_len)
+        #: vLLM's ``max_logprobs`` (engine argument, default 20; -1: no limit).
+        limit = int(getattr(model_config, "max_logprobs", 20))
+        self.max_top_logprobs = limit if limit >= 0 else len(self.tokenizer)
+        #: Probes and branches hit the prefix cache only when it is on.
+        self.shares_prefixes = bool(enable_prefix_caching)
         self.model = model
         #: Cumulative counters: requests, prompt_tokens, cached_prompt_tokens (prefix-cache hits), generated_tokens.
         self.stats = new_stats()
@@ -136,7 +143,8 @@ class VLLMEngine(StreamingEngine):
             top_p=r.top_p,
             top_k=r.top_k if r.top_k > 0 else 0,
             seed=segment_seed(r),
-            logprobs=0 if r.logprobs else None,
+            # logprobs=k returns the sampled token's log-probability and the k most likely ones (ranked).
+            logprobs=r.top_logprobs if r.top_logprobs else (0 if r.logprobs else None),
             skip_special_tokens=False,
             spaces_between_special_tokens=False,
             # Text is only needed to match stop strings; the loop decodes token ids itself.
@@ -151,10 +159,15 @@ class VLLMEngine(StreamingEngine):
         outputs = []
         for r, completion in zip(group, result.outputs):
             self.stats["generated_tokens"] += len(completion.token_ids)
-            logprobs = None
+            logprobs = top = None
             if r.logprobs and completion.logprobs is not None:
                 logprobs = [step[t].logprob for step, t in zip(completion.logprobs, completion.token_ids)]
-            outputs.append(normalise(r, completion.token_ids, completion.finish_reason, completion.stop_reason, logprobs))
+            if r.top_logprobs and completion.logprobs is not None:
+                k = r.top_logprobs
+                top = TopLogprobs.from_rows(
+                    [[(t, lp.logprob) for t, lp in step.items() if lp.rank is not None and lp.rank <= k]
+                     for step in completion.logprobs], k)
+            outputs.append(normalise(r, completion.token_ids, completion.finish_reason, completion.stop_reason, logprobs, top))
         return outputs
 
     def release(self, keys: Sequence[str]) -> None:
