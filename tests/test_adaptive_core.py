@@ -199,10 +199,26 @@ def test_waves_start_samples_a_few_at_a_time_and_can_stop(hf_engine) -> None:
                           max_answer_tokens=10, seed=5)
     # Seeds follow (problem, sample), not the wave: the same samples either way.
     assert [[s.token_ids for s in r.samples] for r in results] == [[s.token_ids for s in r.samples] for r in all_at_once]
+    warm = tts.run(hf_engine, questions[:1], [WarmWaves(n=7, wave=2), BudgetForcing(max_thinking_tokens=8)],
+                   max_answer_tokens=10, seed=5)
+    assert len(warm[0].samples) == 7 and warm[0].samples[2].token_ids == results[0].samples[2].token_ids
     stopped = tts.run(hf_engine, questions, [Waves(n=6, wave=2, stop_after=4), BudgetForcing(max_thinking_tokens=8)],
                       max_answer_tokens=10, seed=5)
     assert [len(r.samples) for r in stopped] == [4, 4, 4]
     assert [s.sample_index for s in stopped[0].samples] == [0, 1, 2, 3]
+
+
+@dataclass
+class WarmWaves(Waves):
+    name = "warm_waves"
+
+    def tts_configure(self, config):  # type: ignore[no-untyped-def]
+        super().tts_configure(config)
+        config.first_wave_size = 3
+
+    def tts_wave_end(self, problem_index, samples, config):  # type: ignore[no-untyped-def]
+        assert len(samples) in (3, 5)  # a warm-up wave of 3, then waves of 2
+        return True
 
 
 def test_a_bad_wave_size_is_refused(hf_engine) -> None:

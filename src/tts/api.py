@@ -102,6 +102,8 @@ def run(
     check_setting("samples_per_problem", config.samples_per_problem, int, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
     check_setting("max_attempts", config.max_attempts, int, {"min": 1, "max": MAX_ATTEMPTS}, error=BudgetError)
     check_setting("wave_size", config.wave_size, int | None, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
+    check_setting("first_wave_size", config.first_wave_size, int | None, {"min": 1, "max": MAX_SAMPLES}, error=BudgetError)
+    check_setting("min_thinking_tokens", config.min_thinking_tokens, int, {"min": 0, "max": MAX_TOKENS}, error=BudgetError)
     check_setting("top_logprobs", config.top_logprobs, int, {"min": 0, "max": config.engine.max_top_logprobs})
     if bar is not None:
         bar.start(total=len(questions) * config.samples_per_problem)

@@ -31,6 +31,7 @@ class ProblemBook:
         on_result: Called with each record as soon as it is built.
         problem_keys: Each problem's stable key for seeding (default: its index in this run).
         wave_size: Samples started together per problem (None: all ``samples_per_problem`` at once).
+        first_wave_size: Samples of the first wave, when it differs (None: ``wave_size``).
         wave_end: Called with ``(problem_index, samples)`` after each wave but the last; False stops the problem.
     """
 
@@ -44,6 +45,7 @@ class ProblemBook:
         problem_keys: Sequence[int] | None = None,
         *,
         wave_size: int | None = None,
+        first_wave_size: int | None = None,
         wave_end: Callable[[int, list[SampleState]], bool] | None = None,
     ) -> None:
         self.questions = questions
@@ -53,6 +55,7 @@ class ProblemBook:
         self.on_result = on_result
         self.problem_keys = problem_keys
         self.wave_size = min(wave_size or samples_per_problem, samples_per_problem)
+        self.first_wave_size = min(first_wave_size or self.wave_size, samples_per_problem)
         self.wave_end = wave_end
         self._started: dict[int, int] = {}  # samples started so far, per problem in flight
         self.start = time.perf_counter()
@@ -63,7 +66,7 @@ class ProblemBook:
     def admit(self, room: int) -> list[SampleState]:
         """Start whole problems while their samples fit in ``room`` (always one when nothing is in flight)."""
         started: list[SampleState] = []
-        while self._next < len(self.questions) and (len(started) + self.wave_size <= room or not self._samples):
+        while self._next < len(self.questions) and (len(started) + self.first_wave_size <= room or not self._samples):
             p, self._next = self._next, self._next + 1
             self._samples[p] = []
             self._started[p] = 0
@@ -73,10 +76,11 @@ class ProblemBook:
     def _wave(self, p: int) -> list[SampleState]:
         """Start problem ``p``'s next wave of samples."""
         first = self._started[p]
+        size = self.first_wave_size if first == 0 else self.wave_size
         samples = [
             SampleState(problem_index=p, sample_index=s, attempt=1, prompt_token_ids=self.prompts[p][1],
                         seed_key=None if self.problem_keys is None else self.problem_keys[p])
-            for s in range(first, min(first + self.wave_size, self.samples_per_problem))
+            for s in range(first, min(first + size, self.samples_per_problem))
         ]
         self._started[p] = first + len(samples)
         self._samples[p].extend(samples)

@@ -86,7 +86,8 @@ class DecodingLoop:
         """
         prompts = [self._prepare_prompt(i, q) for i, q in enumerate(questions)]
         book = ProblemBook(list(questions), prompts, self.config.samples_per_problem, self._problem_result, self.on_result,
-                           self.problem_keys, wave_size=self.config.wave_size, wave_end=self._wave_end)
+                           self.problem_keys, wave_size=self.config.wave_size, first_wave_size=self.config.first_wave_size,
+                           wave_end=self._wave_end)
         try:
             self._drive(book)
         except TTSError as exc:

@@ -55,6 +55,9 @@ class RunConfig:
             strategies ask with :meth:`request_top_logprobs`.
         wave_size: Start a problem's samples this many at a time (None: all at once); after each wave,
             ``tts_wave_end`` may stop the problem (adaptive voting, DeepConf's consensus stop).
+        first_wave_size: Size of the first wave when it differs (DeepConf's warm-up traces); None: ``wave_size``.
+        min_thinking_tokens: A floor on thinking that early-exit strategies honour (budget forcing raises it
+            to its ``min_thinking_tokens``), so "think at least N tokens" composes with "stop when settled".
         engine: What the engine can do (:class:`EngineCapabilities`).
         strategies: Names of the strategies in this run, in the order they were listed.
     """
@@ -71,6 +74,8 @@ class RunConfig:
     logprobs: bool = False
     top_logprobs: int = 0
     wave_size: int | None = None
+    first_wave_size: int | None = None
+    min_thinking_tokens: int = 0
     engine: EngineCapabilities = field(default_factory=EngineCapabilities)
     strategies: tuple[str, ...] = ()
     sampling_set_by: dict[str, str] = field(default_factory=dict)

@@ -72,6 +72,8 @@ class BudgetForcing(Strategy):
                 f"max_answer_tokens={config.max_answer_tokens} leaves no room after the forced answer "
                 f"{self.forced_answer!r} ({forced} tokens); raise max_answer_tokens."
             )
+        if self.min_thinking_tokens:  # early-exit strategies (certainty probing, DeepConf) honour the floor too
+            config.min_thinking_tokens = max(config.min_thinking_tokens, self.min_thinking_tokens)
 
     def tts_segment_params(self, sample: SampleState, config: RunConfig) -> SegmentLimits | None:
         if sample.phase != "thinking" or self.max_thinking_tokens is None:
