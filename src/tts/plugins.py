@@ -40,6 +40,7 @@ BUILTIN_MODULES = {
     "rejection_sampling": "tts.strategies.rejection_sampling",
     "majority_voting": "tts.strategies.majority_voting",
     "budget_sweep": "tts.strategies.budget_sweep",
+    "adaptive_voting": "tts.strategies.adaptive_voting",
 }
 #: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.
 BUILTIN_ENGINE_MODULE = "tts.engines.builtin"
