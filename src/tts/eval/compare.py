@@ -206,9 +206,15 @@ class _Session:
         """Grade one finished problem's samples and append their lines (those not already in the log)."""
         from .grading import grade_many
 
-        grades = grade_many([problem] * len(result.samples), [s.answer_text for s in result.samples],
-                            timeout=self.comparison.grade_timeout)
-        for key, record in sample_lines(cell.id, problem, result, grades):
+        texts: list[str | None] = [s.answer_text for s in result.samples]
+        # A vote (majority or adaptive voting: a record with "votes") has its voted answer graded too: with
+        # adaptive sample counts, maj@k over the first k samples of every problem cannot stand for it.
+        voted = "votes" in result.aggregation
+        if voted:
+            texts.append(None if result.answer is None else f"Answer: {result.answer}")
+        grades = grade_many([problem] * len(texts), texts, timeout=self.comparison.grade_timeout)
+        aggregate = grades.pop() if voted else None
+        for key, record in sample_lines(cell.id, problem, result, grades, aggregate):
             if key not in self.log.done:  # a problem cut between two of its samples is redone; keep lines once
                 self.log.append(key, record)
         self.bar.problem_done()

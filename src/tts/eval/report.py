@@ -50,7 +50,14 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
         "budget": budget,
         "within_budget": None if budget is None else sum(t <= budget for t in thinking) / len(thinking),
         "grading_failures": sum(s.get("grade_failure") is not None for v in problems.values() for s in v),
+        # Adaptive strategies draw different numbers of samples per problem; n above is the smallest.
+        "avg_samples_per_problem": sum(map(len, problems.values())) / len(problems),
     }
+    voted = [samples[0].get("aggregate_correct") for samples in problems.values()]
+    if all(v is not None for v in voted):  # the accuracy of the voted answer, one verdict per problem
+        votes = [100.0 * bool(v) for v in voted]
+        vote_ci = metrics.bootstrap_ci(votes, seed=BOOTSTRAP_SEED)
+        out["vote_accuracy"], out["vote_ci"] = vote_ci.estimate, [vote_ci.low, vote_ci.high]
     if n > 1:
         correct = [c[:n] for c in per_problem]
         labels = [metrics.answer_labels([s.get("extracted") for s in samples][:n]) for samples in problems.values()]

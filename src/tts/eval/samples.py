@@ -60,8 +60,13 @@ def _interventions(sample: SampleResult) -> list[dict[str, Any]]:
     ]
 
 
-def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """``(key, record)`` for each sample of ``result``: one problem's run under one setting, graded."""
+def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list[Any],
+                 aggregate_grade: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    """``(key, record)`` for each sample of ``result``: one problem's run under one setting, graded.
+
+    ``aggregate_grade`` grades the problem's aggregated answer (a vote), when a strategy aggregated; every line
+    of the problem carries it as ``aggregate_correct`` (None without one).
+    """
     lines = []
     for index, (sample, grade) in enumerate(zip(result.samples, grades)):
         record = {
@@ -85,6 +90,7 @@ def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list
             "branch": getattr(sample, "branch", None),
             "interventions": _interventions(sample),
             "aggregate_answer": result.answer,
+            "aggregate_correct": None if aggregate_grade is None else bool(aggregate_grade.correct),
             "extracted": grade.extracted,
             "reference": grade.reference,
             "correct": bool(grade.correct),
