@@ -97,3 +97,10 @@ def test_bf_vs_voting_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     shipped = load_grid("bf-vs-voting")  # the real grid parses and builds every strategy
     assert [m.label for m in shipped.methods] == ["BF", "voting@4 + BF"]
+
+
+@pytest.mark.slow
+def test_adaptive_voting_example(capsys: pytest.CaptureFixture[str]) -> None:
+    [result] = _load(ROOT / "examples" / "adaptive_voting_miniature.py").main(["What is 7 + 2?"])
+    assert result.answer == "9" and result.aggregation["stopped_early"] and result.aggregation["samples_drawn"] < 12
+    assert "stopped early" in capsys.readouterr().out
