@@ -40,6 +40,7 @@ BUILTIN_MODULES = {
     "rejection_sampling": "tts.strategies.rejection_sampling",
     "majority_voting": "tts.strategies.majority_voting",
     "budget_sweep": "tts.strategies.budget_sweep",
+    "certainty_probe": "tts.strategies.certainty_probe",
 }
 #: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.
 BUILTIN_ENGINE_MODULE = "tts.engines.builtin"

@@ -3,6 +3,7 @@
 from .base import Strategy
 from .budget_forcing import BudgetForcing
 from .budget_sweep import BudgetSweep
+from .certainty_probe import CertaintyProbe
 from .class_conditional import ClassConditionalControl
 from .majority_voting import MajorityVoting
 from .rejection_sampling import RejectionSampling
@@ -12,6 +13,7 @@ from .token_conditional import TokenConditionalControl
 __all__ = [
     "BudgetForcing",
     "BudgetSweep",
+    "CertaintyProbe",
     "ClassConditionalControl",
     "MajorityVoting",
     "RejectionSampling",
