@@ -41,6 +41,7 @@ BUILTIN_MODULES = {
     "majority_voting": "tts.strategies.majority_voting",
     "budget_sweep": "tts.strategies.budget_sweep",
     "certainty_probe": "tts.strategies.certainty_probe",
+    "deepconf": "tts.strategies.deepconf",
 }
 #: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.
 BUILTIN_ENGINE_MODULE = "tts.engines.builtin"

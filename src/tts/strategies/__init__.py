@@ -5,6 +5,7 @@ from .budget_forcing import BudgetForcing
 from .budget_sweep import BudgetSweep
 from .certainty_probe import CertaintyProbe
 from .class_conditional import ClassConditionalControl
+from .deepconf import DeepConf
 from .majority_voting import MajorityVoting
 from .rejection_sampling import RejectionSampling
 from .step_conditional import StepConditionalControl
@@ -15,6 +16,7 @@ __all__ = [
     "BudgetSweep",
     "CertaintyProbe",
     "ClassConditionalControl",
+    "DeepConf",
     "MajorityVoting",
     "RejectionSampling",
     "StepConditionalControl",
