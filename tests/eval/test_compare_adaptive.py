@@ -173,3 +173,15 @@ def test_a_misspelled_reference_fails_before_the_model_loads(tmp_path: Path, cap
     assert main(["compare", *GRID, "--reference", "prbed", "--output", str(out)]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'probed'" in err and not out.exists()
+
+
+def test_an_extracted_answer_is_graded_as_the_model_would_have_written_it() -> None:
+    from tts.eval.benchmarks import Problem
+    from tts.eval.compare import answer_as_text
+    from tts.eval.grading import grade
+
+    assert answer_as_text("\\frac{1}{2}") == "\\boxed{\\frac{1}{2}}"
+    assert answer_as_text("x}") == "Answer: x}"  # unbalanced: boxing it would hide the answer
+    problem = Problem(id="p", question="?", answer="0.5", grader="exact")
+    assert grade(problem, answer_as_text("\\frac{1}{2}")).correct and grade(problem, answer_as_text("1/2")).correct
+    assert not grade(problem, "1/2").correct  # bare text has no answer the extractor finds: why the wrapping
