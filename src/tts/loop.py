@@ -21,10 +21,10 @@ from .book import ProblemBook
 from .defaults import default_decision
 from .engines.base import Engine, SegmentOutput, SegmentRequest, SegmentStream, open_stream
 from .errors import ConfigError, EngineError, PromptTooLongError, StrategyError, TTSError
-from .plugins import TTSPluginManager
-from .records import Event, ProblemResult
 from .logprobs import TopLogprobs
+from .plugins import TTSPluginManager
 from .probes import ProbeJob, Probes
+from .records import Event, ProblemResult
 from .state import Decision, Inject, Probe, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
 from .transitions import Transitions, top_rows
 
