@@ -27,7 +27,17 @@ from typing import Any
 from ..answers import extract_answer, normalize
 from ..errors import ConfigError
 from ..settings import MAX_COUNT, MAX_TOKENS, setting
-from ..state import Continue, Decision, EndThinking, Probe, ProbeResult, RunConfig, SampleState, Segment, SegmentLimits
+from ..state import (
+    Continue,
+    Decision,
+    EndThinking,
+    Probe,
+    ProbeResult,
+    RunConfig,
+    SampleState,
+    Segment,
+    SegmentLimits,
+)
 from .base import Strategy
 
 _SPECIAL = re.compile(r"<\|[^|>]*\|>|</?think>")

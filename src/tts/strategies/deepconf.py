@@ -31,8 +31,22 @@ from typing import Any
 
 import numpy as np
 
-from ..answers import Equivalence, default_equivalence, extract_answer, math_verify_equivalence, simple_equivalent
-from ..confidence import METHODS, group_confidence, keep_top, token_confidence, trace_confidence, warmup_threshold, weighted_vote
+from ..answers import (
+    Equivalence,
+    default_equivalence,
+    extract_answer,
+    math_verify_equivalence,
+    simple_equivalent,
+)
+from ..confidence import (
+    METHODS,
+    group_confidence,
+    keep_top,
+    token_confidence,
+    trace_confidence,
+    warmup_threshold,
+    weighted_vote,
+)
 from ..errors import BudgetError
 from ..settings import MAX_SAMPLES, MAX_TOKENS, setting
 from ..state import Aggregation, Decision, Finish, RunConfig, SampleState, Segment, SegmentLimits
