@@ -2,8 +2,9 @@
 
     python benchmarks/bench_probes.py [--problems 8] [--repeats 2] [--json out.json]
 
-Greedy budget forcing at 1,024 thinking tokens over a tiny model built with weak end-of-thinking logits (most
-traces reach the budget), three ways, interleaved, best of ``--repeats`` after a warm-up:
+Greedy budget forcing at 1,024 thinking tokens over a small random model (hidden 384, 6 layers, about 10M
+parameters, so that recomputing a prefix costs what it would on a real model rather than Python overhead), built
+with weak end-of-thinking logits (most traces reach the budget), three ways, interleaved, best of ``--repeats`` after a warm-up:
 
 (a) no probes;
 (b) ``CertaintyProbe(chunk_size=128)`` whose probes never agree (so the traces are identical to (a)): 7 probes
@@ -47,7 +48,9 @@ def main() -> None:
     args = parser.parse_args()
 
     path = build_tiny_model(tempfile.mkdtemp(prefix="bench-probes-"),
-                            TinyModelConfig(stop_logit_scale=0.5, max_position_embeddings=2048))
+                            TinyModelConfig(stop_logit_scale=0.5, max_position_embeddings=2048, hidden_size=384,
+                                            intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6,
+                                            num_key_value_heads=2))
     shared = tts.HFEngine(str(path), dtype="float32", device="cpu")
     unshared = NoForkHFEngine(shared.model, shared.tokenizer)
     questions = sample_questions(args.problems)
