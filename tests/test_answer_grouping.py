@@ -170,12 +170,15 @@ FAKE = ["1", "2", "$2$", "2.0000001", "2.5", "0.5", "1/2", "h1", "h2", "h3", "h5
 @example(["h1", "h3", "h2", "2", "$h2$"], None)  # h2 ~ h1 and h3 but joins h1, the first
 def test_math_verify_grouping_equals_the_pairwise_algorithm_with_a_stand_in_worker(
         answers: list[str | None], limit: float | None) -> None:
-    fast_worker, slow_worker = FakeWorker(), FakeWorker()
-    fast = group_answers_within(answers, MathVerifyEquivalence(worker=fast_worker), limit)  # type: ignore[arg-type]
-    assert same(fast, reference_grouping(answers, MathVerifyEquivalence(worker=slow_worker), limit))  # type: ignore[arg-type]
-    # No comparison the pairwise algorithm would not make, and none twice.
-    assert set(fast_worker.pairs) <= set(slow_worker.pairs)
-    assert len(fast_worker.pairs) == len(set(fast_worker.pairs))
+    for rule in (True, False):  # numbers told from their parses, or every comparison asked
+        fast_worker, slow_worker = FakeWorker(), FakeWorker()
+        fast_check = MathVerifyEquivalence(numbers_rule=rule, worker=fast_worker)  # type: ignore[arg-type]
+        fast = group_answers_within(answers, fast_check, limit)
+        slow_check = MathVerifyEquivalence(worker=slow_worker)  # type: ignore[arg-type]
+        assert same(fast, reference_grouping(answers, slow_check, limit))
+        # No comparison the pairwise algorithm would not make, and none twice.
+        assert set(fast_worker.pairs) <= set(slow_worker.pairs)
+        assert len(fast_worker.pairs) == len(set(fast_worker.pairs))
 
 
 @settings(max_examples=200, deadline=None)
@@ -183,20 +186,20 @@ def test_math_verify_grouping_equals_the_pairwise_algorithm_with_a_stand_in_work
 @example([["h7", "h1", "h9"], ["h1", "h2"], ["h7", "h1", "h9", "h2"]])  # (h1, h2) known: no (h9, h2)
 def test_verdicts_remembered_from_earlier_problems_change_nothing(problems: list[list[str | None]]) -> None:
     worker = FakeWorker()
-    check = MathVerifyEquivalence(worker=worker)  # type: ignore[arg-type]
+    check = MathVerifyEquivalence(numbers_rule=True, worker=worker)  # type: ignore[arg-type]
     for answers in problems:
         worker.pairs.clear()
         oracle = FakeWorker()
         assert same(group_answers_within(answers, check, 1000.0),
-                    reference_grouping(answers, MathVerifyEquivalence(worker=oracle), 1000.0))  # type: ignore[arg-type]
+                    reference_grouping(answers, MathVerifyEquivalence(numbers_rule=True, worker=oracle), 1000.0))  # type: ignore[arg-type]
         assert set(worker.pairs) <= set(oracle.pairs)
 
 
 def test_comparisons_go_in_batches_and_are_remembered_across_problems() -> None:
     worker = FakeWorker()
-    check = MathVerifyEquivalence(worker=worker)  # type: ignore[arg-type]
+    check = MathVerifyEquivalence(numbers_rule=True, worker=worker)  # type: ignore[arg-type]
     answers = [f"h{3 * k}" for k in range(30)] * 2  # 30 distinct expressions, none equivalent, each twice
-    reference = reference_grouping(answers, MathVerifyEquivalence(worker=FakeWorker()))  # type: ignore[arg-type]
+    reference = reference_grouping(answers, MathVerifyEquivalence(numbers_rule=True, worker=FakeWorker()))  # type: ignore[arg-type]
     grouping = group_answers_within(answers, check, 60.0)
     assert same(grouping, reference) and len(grouping.groups) == 30
     assert len(worker.pairs) == 30 * 29 // 2  # each pair of distinct forms once, not once per copy
@@ -208,7 +211,7 @@ def test_comparisons_go_in_batches_and_are_remembered_across_problems() -> None:
 
 def test_plain_integers_need_no_parse_once_the_model_is_checked() -> None:
     worker = FakeWorker()
-    check = MathVerifyEquivalence(worker=worker)  # type: ignore[arg-type]
+    check = MathVerifyEquivalence(numbers_rule=True, worker=worker)  # type: ignore[arg-type]
     answers = [str(k) for k in range(512)]
     assert group_answers_within(answers, check, 60.0).groups == [[k] for k in range(512)]
     assert worker.requests == 1 and not worker.pairs  # the one request checks the integer model
@@ -226,14 +229,14 @@ class OddIntegers(FakeWorker):
 
 def test_a_worker_that_parses_integers_differently_turns_the_model_off() -> None:
     worker = OddIntegers()
-    check = MathVerifyEquivalence(worker=worker)  # type: ignore[arg-type]
+    check = MathVerifyEquivalence(numbers_rule=True, worker=worker)  # type: ignore[arg-type]
     grouping = group_answers_within(["1", "2", "$2$", "3"], check)
     assert grouping.groups == [[0], [1, 2], [3]]
     assert worker.requests == 2  # the model check, then the answers' own parses
 
 
 def test_after_the_limit_only_the_instant_check_decides() -> None:
-    check = MathVerifyEquivalence(worker=FakeWorker())  # type: ignore[arg-type]
+    check = MathVerifyEquivalence(numbers_rule=True, worker=FakeWorker())  # type: ignore[arg-type]
     grouping = group_answers_within(["h2", "2", "$2$", "h2"], check, time_limit=0)
     assert grouping.groups == [[0, 3], [1, 2]] and grouping.slow == [(0, 1), (0, 2)] and grouping.time_limit_hit
 
@@ -264,7 +267,7 @@ def test_math_verify_grouping_equals_the_pairwise_algorithm(math_verify: Any, an
 @settings(max_examples=40, deadline=None)
 @given(st.integers(-(10**25), 10**25))
 def test_the_integer_model_is_how_math_verify_parses_integers(math_verify: Any, n: int) -> None:
-    from tts.mathverify import Signature, plain_integer_signature
+    from tts.mathverify_numbers import Signature, plain_integer_signature
 
     reply = math_verify._worker.call_chains("signature", [[[str(n)]]], 30.0)[0][0]
     assert Signature.from_reply(reply) == plain_integer_signature(str(n))
@@ -283,7 +286,7 @@ NUMBERS = st.one_of(
 @example("\\frac{1}{3}", "0.333333")  # a float within rounding: left to math-verify (which says yes)
 @example("3", "2.5")
 def test_verdicts_read_from_parsed_numbers_are_math_verify_verdicts(math_verify: Any, a: str, b: str) -> None:
-    from tts.mathverify import numbers_equivalent
+    from tts.mathverify_numbers import numbers_equivalent
 
     signatures = math_verify.signatures([a, b], None)
     assert signatures[a].plain_numbers and signatures[b].plain_numbers  # these all parse as plain numbers

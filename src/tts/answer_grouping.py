@@ -23,7 +23,7 @@ meet first anyway, so no comparison is made that the pairwise algorithm would no
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -35,7 +35,8 @@ from .answers import (
     normalize,
     simple_equivalent,
 )
-from .mathverify import NOT_RUN, Signature, numbers_equivalent
+from .mathverify import NOT_RUN
+from .mathverify_numbers import NearbyValues, Signature, numbers_equivalent
 
 _NEVER = 1 << 62  # a group index past every group
 
@@ -194,7 +195,7 @@ class _MathVerifyGrouping:
         self.by_number: dict[Fraction | str, list[int]] = {}  # math-verify equal on plain numbers
         # groups by what their representative's parse is (see _candidates)
         self.kinds: dict[str, list[int]] = {k: [] for k in ("hung", "unknown", "empty", "numbers", "other")}
-        self.all_values, self.float_values = _Nearby(), _Nearby()  # of plain-number representatives
+        self.all_values, self.float_values = NearbyValues(), NearbyValues()  # of plain-number representatives
         self.time_limit_hit = False
 
     def run(self) -> Grouping:
@@ -397,32 +398,3 @@ def _between(groups: list[int], start: int, end: int) -> list[int]:
 def _number_keys(signature: Signature) -> list[Fraction | str]:
     """What two plain-number parses must share to be math-verify equal: a value or a string."""
     return [*signature.exact, *(f"s:{s}" for s in signature.strings)]
-
-
-class _Nearby:
-    """Representatives' values in order, to find those a float could be within rounding distance of."""
-
-    def __init__(self) -> None:
-        self._items: list[tuple[float, int]] = []
-        self._huge: list[int] = []  # beyond float range: always looked at (exactly)
-
-    def add(self, value: Fraction, group: int) -> None:
-        approx = _approx(value)
-        if approx is None:
-            self._huge.append(group)
-        else:
-            insort(self._items, (approx, group))
-
-    def near(self, value: Fraction) -> list[int]:
-        """Groups with a value that may be close to ``value`` (a superset: the caller checks exactly)."""
-        approx = _approx(value)
-        if approx is None:
-            return [g for _, g in self._items] + self._huge
-        slack = 2e-5 + 2e-8 * abs(approx)  # twice numbers_equivalent's margin: float error cannot matter
-        lo = bisect_left(self._items, (approx - slack, -1))
-        hi = bisect_right(self._items, (approx + slack, _NEVER))
-        return [g for _, g in self._items[lo:hi]] + self._huge
-
-
-def _approx(value: Fraction) -> float | None:
-    return float(value) if abs(value) < 10**300 else None

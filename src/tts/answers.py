@@ -20,19 +20,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from .mathverify import (
-    NOT_RUN,
-    TIMED_OUT,
-    MathVerifyWorker,
-    Signature,
-    plain_integer_signature,
-    shared_worker,
-)
+from .mathverify import NOT_RUN, TIMED_OUT, MathVerifyWorker, shared_worker
+from .mathverify_numbers import Signature, numbers_rule_applies, plain_integer_signature
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER = re.compile(r"answer\s*(?:is\s*)?[:：]", re.IGNORECASE)  # no nested \s* runs: linear on long spaces
@@ -149,9 +143,12 @@ class MathVerifyEquivalence:
     """
 
     def __init__(self, timeout: float = 5.0, worker: MathVerifyWorker | None = None,
-                 cache_size: int = 65536) -> None:
+                 cache_size: int = 65536, numbers_rule: bool | None = None) -> None:
         self.timeout = timeout
         self._worker = worker or MathVerifyWorker()
+        # Tell verdicts on plain numbers without asking (tts.mathverify_numbers)? By default only with a
+        # math-verify version the rule was checked against.
+        self.numbers_rule = numbers_rule_applies() if numbers_rule is None else numbers_rule
         self._verdicts: _LRU = _LRU(cache_size)
         self._signatures: _LRU = _LRU(cache_size)
         self._integer_model: bool | None = None  # is plain_integer_signature what the worker parses?
@@ -188,6 +185,8 @@ class MathVerifyEquivalence:
                 found[text] = Signature("hung") if reply is TIMED_OUT else Signature.from_reply(reply)
                 if reply is not TIMED_OUT:  # a slow parse may be the machine's fault: ask again next time
                     self._signatures.put(text, found[text])
+        if not self.numbers_rule:  # then plain numbers are like any other parse: math-verify decides
+            found = {text: replace(s, numeric=False) for text, s in found.items()}
         return found
 
     def compare_chains(self, chains: list[list[tuple[str, str]]], deadline: float | None) -> list[list[Any]]:
@@ -210,7 +209,7 @@ class MathVerifyEquivalence:
         return verdicts
 
     def _modelled(self, text: str) -> Signature | None:
-        signature = plain_integer_signature(text)
+        signature = plain_integer_signature(text) if self.numbers_rule else None
         if signature is None:
             return None
         if self._integer_model is None:  # once: does this math-verify parse integers as the model says?

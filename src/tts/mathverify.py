@@ -15,8 +15,8 @@ state from the caller, and an unguarded user script is never re-imported.
 
 Voting sends many comparisons at once (:meth:`MathVerifyWorker.call_chains`): one request, one reply line
 per comparison as it finishes, so the same per-comparison deadline and kill apply, and inside the worker
-each distinct answer is parsed once. :class:`Signature` describes a parsed answer well enough that the
-parent can tell math-verify's verdict on two plain numbers without asking (:func:`numbers_equivalent`).
+each distinct answer is parsed once. The "signature" op describes a parse well enough that the parent can
+tell math-verify's verdict on two plain numbers without asking (:mod:`tts.mathverify_numbers`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ import atexit
 import json
 import os
 import queue
-import re
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -214,86 +211,6 @@ def shared_worker() -> MathVerifyWorker:
     return MathVerifyWorker()
 
 
-# ---- what the parent can tell without asking ------------------------------------------------------------
-
-_PLAIN_INTEGER = re.compile(r"^(0|-?[1-9][0-9]{0,299})$")
-_MAX_BITS = 4096  # larger numbers are left to the worker (and JSON caps integers at 4,300 digits)
-_FLOAT_SLACK = (Fraction(1, 10**5), Fraction(1, 10**8))  # absolute, relative: far wider than round(6)
-
-
-@dataclass(frozen=True)
-class Signature:
-    """How math-verify parses one answer, as far as voting needs to know (from :func:`_signature`).
-
-    ``status`` is "ok", "error" (the parse raised: every comparison that reaches this answer is False) or
-    "hung" (the parse took over the timeout: every comparison that reaches it would too). ``empty``: the
-    parse found nothing (every comparison with it is False). ``numeric``: every non-string part of the
-    parse is a plain number, so :func:`numbers_equivalent` decides; ``exact`` holds those that are
-    integers or fractions, ``floats`` the exact values of those that are floats; ``strings`` the stripped
-    string parts.
-    """
-
-    status: str
-    empty: bool = False
-    numeric: bool = False
-    exact: frozenset[Fraction] = frozenset()
-    floats: tuple[Fraction, ...] = ()
-    strings: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_reply(cls, reply: Any) -> Signature:
-        """The signature in a worker's reply to "signature" (None, an error, means the parse raised)."""
-        if not isinstance(reply, dict):
-            return cls("error")
-        return cls("ok", empty=bool(reply["empty"]), numeric=bool(reply["numeric"]),
-                   exact=frozenset(Fraction(p, q) for p, q in reply["exact"]),
-                   floats=tuple(Fraction(p, q) for p, q in reply["floats"]),
-                   strings=frozenset(reply["strings"]))
-
-    @property
-    def plain_numbers(self) -> bool:
-        """Parsed, not empty, and nothing but numbers and strings: :func:`numbers_equivalent` applies."""
-        return self.status == "ok" and self.numeric and not self.empty
-
-
-def plain_integer_signature(text: str) -> Signature | None:
-    """The signature of a plain integer (``42``, ``-7``) without parsing it, or None for any other text.
-
-    math-verify parses ``$42$`` as ``[Integer(42), "42"]``; the worker's own parse of a few integers is
-    checked against this once per process (:meth:`tts.answers.MathVerifyEquivalence`), so a math-verify
-    that parses integers differently only costs the parse.
-    """
-    if not _PLAIN_INTEGER.match(text):
-        return None
-    return Signature("ok", numeric=True, exact=frozenset((Fraction(int(text)),)), strings=frozenset((text,)))
-
-
-def numbers_equivalent(a: Signature, b: Signature) -> bool | None:
-    """math-verify's verdict on two answers whose parses are plain numbers, or None if only it can tell.
-
-    Read from math-verify 0.9's ``verify``: it is True when any part of one parse equals a part of the
-    other. Two strings are equal when equal after stripping; a string never equals a number. Two sympy
-    integers or fractions are equal only when their values are (every test it makes on them: ``==``,
-    numeric equality, ``simplify(a - b).is_zero``). With a float it rounds both to 6 decimals, so values
-    closer than a wide margin are left to math-verify and farther ones are different. The worker's answer
-    is the symmetric ``verify`` both ways, which is what this returns.
-    """
-    if a.strings & b.strings or a.exact & b.exact:
-        return True
-    for x in a.floats:
-        if any(_close(x, y) for y in (*b.exact, *b.floats)):
-            return None
-    for y in b.floats:
-        if any(_close(x, y) for x in a.exact):
-            return None
-    return False
-
-
-def _close(x: Fraction, y: Fraction) -> bool:
-    absolute, relative = _FLOAT_SLACK
-    return abs(x - y) <= absolute + relative * max(abs(x), abs(y))
-
-
 # ---- inside the worker process --------------------------------------------------------------------------
 
 
@@ -370,8 +287,13 @@ def _parsed_answer(text: str) -> list[Any]:
     return list(_parsed_tuple(text))  # a list: verify() wraps anything else as one item
 
 
+_MAX_BITS = 4096  # larger numbers are left to verify() (and JSON caps integers at 4,300 digits)
+
+
 def _signature(text: str) -> dict[str, Any]:
-    """What :class:`Signature` holds, from the parse :func:`_equivalent_cached` uses; raises if it does."""
+    """What :class:`tts.mathverify_numbers.Signature` holds, from the parse :func:`_equivalent_cached` uses
+    (raises if that parse does): whether it is empty, its stripped strings, and, when every other part is a
+    finite sympy integer, fraction or float, their exact values as (p, q) ("numeric")."""
     parsed = _parsed_answer(text)
     strings = sorted({x.strip() for x in parsed if isinstance(x, str) and x.strip()})
     reply: dict[str, Any] = {"empty": not parsed, "numeric": False, "exact": [], "floats": [], "strings": strings}
