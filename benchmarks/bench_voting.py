@@ -2,12 +2,14 @@
 
     python benchmarks/bench_voting.py [--limit 60] [--json out.json]
 
-Four votes of 512 answers, grouped with math-verify (equivalence "auto" when it is installed) and, for the
-first, with the built-in check too:
+Five votes, grouped with math-verify (equivalence "auto" when it is installed) and, for the first, with
+the built-in check too:
 - 512 distinct integers (an AIME-like vote where no two samples agree);
 - 512 distinct numbers, each in one of several spellings (``17``, ``$17$``, ``\\frac{34}{2}``, ``17.5``,
   ``-17``, ``\\frac{17}{18}``);
-- 512 mostly-equal answers: about 70% one answer in six spellings, 20% four others, 10% scattered;
+- 512 mostly-equal answers: about 70% one answer in six spellings, 20% four others, 10% scattered; and
+  the same with 3% expressions (``\\sqrt{2}``, ``x+5``) among them, each of which only math-verify can
+  compare with a number (a sympy ``simplify`` per pair);
 - 64 distinct expressions (``x^2+3x``...), which only math-verify can tell apart: every pair is asked.
 
 "before" is :func:`tts.answer_grouping.reference_grouping`, the algorithm voting used until now (every
@@ -44,20 +46,22 @@ def distinct_spellings(n: int = 512) -> list[str | None]:
     return answers
 
 
-def mostly_equal(n: int = 512) -> list[str | None]:
+def mostly_equal(n: int = 512, expressions: bool = False) -> list[str | None]:
+    """About 70% one answer in six spellings, 20% four others, 10% scattered integers (and, with
+    ``expressions``, 3% expressions such as ``\\sqrt{2}`` and ``x+5`` instead of some of them)."""
     rng = random.Random(2)
     top = ["42", "42", "42", "$42$", "42.0", "\\frac{84}{2}"]
-    others = ["\\frac{1}{2}", "0.5", "1/2", "41", "43", "\\sqrt{2}", "2^{1/2}"]
+    others = ["\\frac{1}{2}", "0.5", "1/2", "41", "43"] + (["\\sqrt{2}", "2^{1/2}"] if expressions else ["44"])
     answers: list[str | None] = [rng.choice(top) for _ in range(int(0.7 * n))]
     answers += [rng.choice(others) for _ in range(int(0.2 * n))]
-    scattered = n - len(answers)
-    answers += [str(100 + k) if k % 4 else f"x+{k}" for k in range(scattered - 12)] + [None] * 12
+    scattered = n - len(answers) - 12
+    answers += [f"x+{k}" if expressions and k % 4 == 1 else str(100 + k) for k in range(scattered)] + [None] * 12
     rng.shuffle(answers)
     return answers
 
 
 def expressions(n: int = 64) -> list[str | None]:
-    return [f"x^{{2}}+{k}x" for k in range(n)]
+    return [f"x^{{2}}+{k}x" for k in range(1, n + 1)]
 
 
 def started_math_verify() -> MathVerifyEquivalence:
@@ -105,16 +109,17 @@ def main() -> None:
              (f"512 distinct integers, {label}", distinct_integers(), math_verify_check),
              (f"512 distinct spellings, {label}", distinct_spellings(), math_verify_check),
              (f"512 mostly-equal, {label}", mostly_equal(), math_verify_check),
+             (f"512 mostly-equal with expressions, {label}", mostly_equal(expressions=True), math_verify_check),
              (f"64 distinct expressions, {label}", expressions(), math_verify_check)]
     rows = []
-    print(f"{'vote':<44} {'groups':>6} {'before':>16} {'after':>8} {'cached':>8} {'speedup':>10}  identical")
+    print(f"{'vote':<50} {'groups':>6} {'before':>16} {'after':>8} {'cached':>8} {'speedup':>10}  identical")
     for name, answers, make in votes:
         row = bench(name, answers, make, args.limit)
         rows.append(row)
         before = f"{row['before_s']:.2f}s" + (" (limit)" if row["before_hit_limit"] else "")
         speedup = (">=" if row["before_hit_limit"] else "") + f"{row['speedup']:.0f}x"
         same = {True: "yes", False: "NO", None: "(reference cut)"}[row["identical"]]
-        print(f"{name:<44} {row['groups']:>6} {before:>16} {row['after_s']:>7.3f}s {row['after_cached_s']:>7.3f}s "
+        print(f"{name:<50} {row['groups']:>6} {before:>16} {row['after_s']:>7.3f}s {row['after_cached_s']:>7.3f}s "
               f"{speedup:>10}  {same}", flush=True)
     if args.json:
         with open(args.json, "w") as f:

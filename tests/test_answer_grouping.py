@@ -269,8 +269,9 @@ def test_math_verify_grouping_equals_the_pairwise_algorithm(math_verify: Any, an
 def test_the_integer_model_is_how_math_verify_parses_integers(math_verify: Any, n: int) -> None:
     from tts.mathverify_numbers import Signature, plain_integer_signature
 
-    reply = math_verify._worker.call_chains("signature", [[[str(n)]]], 30.0)[0][0]
-    assert Signature.from_reply(reply) == plain_integer_signature(str(n))
+    for text in (str(n), f"${n}$"):
+        reply = math_verify._worker.call_chains("signature", [[[text]]], 30.0)[0][0]
+        assert Signature.from_reply(reply) == plain_integer_signature(text)
 
 
 NUMBERS = st.one_of(

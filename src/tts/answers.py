@@ -11,7 +11,9 @@ local, and never executes model output:
    parser is used (its plain expression parser goes through sympy's ``parse_expr``, which evaluates text).
 
 Extraction is linear in the text (one pass for braces), and :func:`group_answers_within` bounds a whole
-problem's grouping by one time limit.
+problem's grouping by one time limit. Grouping compares each distinct answer once, tells plain numbers
+apart without math-verify and sends math-verify its comparisons in batches (:mod:`tts.answer_grouping`),
+with the groups of comparing every answer with every group in turn.
 """
 
 from __future__ import annotations

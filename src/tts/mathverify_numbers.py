@@ -71,12 +71,15 @@ def numbers_rule_applies() -> bool:
 
 
 def plain_integer_signature(text: str) -> Signature | None:
-    """The signature of a plain integer (``42``, ``-7``) without parsing it, or None for any other text.
+    """The signature of a plain integer (``42``, ``-7``, ``$42$``) without parsing it, else None.
 
-    math-verify parses ``$42$`` as ``[Integer(42), "42"]``; the worker's own parse of a few integers is
-    checked against this once per process (:meth:`tts.answers.MathVerifyEquivalence`), so a math-verify
-    that parses integers differently only costs the parse.
+    math-verify parses ``$42$`` as ``[Integer(42), "42"]``, and the worker hands it ``$42$`` for both ``42``
+    and ``$42$``; the worker's own parse of a few integers is checked against this once per process
+    (:class:`tts.answers.MathVerifyEquivalence`), so a math-verify that parses integers differently only
+    costs the parse.
     """
+    if len(text) > 2 and text[0] == "$" == text[-1]:
+        text = text[1:-1]  # the very text the worker would parse for the bare integer
     if not _PLAIN_INTEGER.match(text):
         return None
     return Signature("ok", numeric=True, exact=frozenset((Fraction(int(text)),)), strings=frozenset((text,)))
