@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -74,12 +75,12 @@ def test_a_custom_equivalence_groups_as_the_pairwise_algorithm(answers: list[str
 
 class FakeParse:
     """What the stand-in 'parses' a text into: ``err..`` raises, ``hang..`` hangs, ``none`` finds nothing,
-    plain numbers (``3``, ``$3$``, ``2.5``), and ``h<n>``, an expression equal to ``h<m>`` when |n - m| <= 1
+    plain numbers (``3``, ``$3$``, ``\\frac{3}{4}``, ``2.5``), and ``h<n>``, an expression equal to ``h<m>`` when |n - m| <= 1
     (not transitive) and to the number n."""
 
     def __init__(self, text: str) -> None:
         body = text.strip("$")
-        self.kind, self.value = "other", 0.0
+        self.kind, self.value = "other", Fraction(0)
         if text.startswith("err"):
             self.kind = "error"
         elif text.startswith("hang"):
@@ -87,9 +88,11 @@ class FakeParse:
         elif text == "none":
             self.kind = "empty"
         elif re.fullmatch(r"-?\d+(\.\d+)?", body):
-            self.kind, self.value = ("float" if "." in body else "int"), float(body)
+            self.kind, self.value = ("float" if "." in body else "int"), Fraction(body)
+        elif m := re.fullmatch(r"\\frac\{(\d+)\}\{([1-9]\d*)\}", body):
+            self.kind, self.value = "int", Fraction(int(m.group(1)), int(m.group(2)))
         elif re.fullmatch(r"h-?\d+", body):
-            self.value = float(body[1:])
+            self.value = Fraction(body[1:])
         self.string = body
 
     def equals(self, other: FakeParse) -> bool:
@@ -149,16 +152,13 @@ class FakeWorker:
             return None
         if p.kind == "hang":
             return TIMED_OUT
-        from fractions import Fraction
-
-        value = Fraction(p.string) if p.kind in ("int", "float") else None
-        return {"empty": p.kind == "empty", "numeric": value is not None or p.kind == "empty",
-                "exact": [[value.numerator, value.denominator]] if p.kind == "int" and value is not None else [],
-                "floats": [[value.numerator, value.denominator]] if p.kind == "float" and value is not None else [],
+        pair = [[p.value.numerator, p.value.denominator]]
+        return {"empty": p.kind == "empty", "numeric": p.kind in ("int", "float", "empty"),
+                "exact": pair if p.kind == "int" else [], "floats": pair if p.kind == "float" else [],
                 "strings": [p.string] if p.kind != "empty" else []}
 
 
-FAKE = ["1", "2", "$2$", "2.0000001", "2.5", "0.5", "1/2", "h1", "h2", "h3", "h5", "$h2$", "err1", "err2",
+FAKE = ["1", "2", "$2$", "\\frac{4}{2}", "2.0000001", "2.5", "0.5", "1/2", "h1", "h2", "h3", "h5", "$h2$", "err1", "err2",
         "hang1", "hang2", "none", "50", "50\\%", None]
 
 
@@ -209,12 +209,12 @@ def test_comparisons_go_in_batches_and_are_remembered_across_problems() -> None:
     assert worker.requests == 0  # the next problem with the same answers asks nothing
 
 
-def test_plain_integers_need_no_parse_once_the_model_is_checked() -> None:
+def test_plain_integers_and_fractions_need_no_parse_once_the_model_is_checked() -> None:
     worker = FakeWorker()
     check = MathVerifyEquivalence(numbers_rule=True, worker=worker)  # type: ignore[arg-type]
-    answers = [str(k) for k in range(512)]
+    answers = [str(k) for k in range(256)] + [f"\\frac{{{2 * k + 1}}}{{2}}" for k in range(256)]
     assert group_answers_within(answers, check, 60.0).groups == [[k] for k in range(512)]
-    assert worker.requests == 1 and not worker.pairs  # the one request checks the integer model
+    assert worker.requests == 1 and not worker.pairs  # the one request checks the model
 
 
 class OddIntegers(FakeWorker):
@@ -265,13 +265,14 @@ def test_math_verify_grouping_equals_the_pairwise_algorithm(math_verify: Any, an
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(-(10**25), 10**25))
-def test_the_integer_model_is_how_math_verify_parses_integers(math_verify: Any, n: int) -> None:
-    from tts.mathverify_numbers import Signature, plain_integer_signature
+@given(st.integers(-(10**25), 10**25), st.integers(0, 10**12), st.integers(1, 10**12))
+def test_the_plain_number_model_is_how_math_verify_parses_them(math_verify: Any, n: int, p: int, q: int) -> None:
+    from tts.mathverify_numbers import Signature, plain_signature
 
-    for text in (str(n), f"${n}$"):
+    for text in (str(n), f"${n}$", f"\\frac{{{p}}}{{{q}}}", f"$\\frac{{{p}}}{{{q}}}$"):
         reply = math_verify._worker.call_chains("signature", [[[text]]], 30.0)[0][0]
-        assert Signature.from_reply(reply) == plain_integer_signature(text)
+        assert plain_signature(text) is not None
+        assert Signature.from_reply(reply) == plain_signature(text), text
 
 
 NUMBERS = st.one_of(

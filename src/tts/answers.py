@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from .mathverify import NOT_RUN, TIMED_OUT, MathVerifyWorker, shared_worker
-from .mathverify_numbers import Signature, numbers_rule_applies, plain_integer_signature
+from .mathverify_numbers import Signature, numbers_rule_applies, plain_signature
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER = re.compile(r"answer\s*(?:is\s*)?[:：]", re.IGNORECASE)  # no nested \s* runs: linear on long spaces
@@ -129,7 +129,8 @@ def simple_equivalent(a: str, b: str) -> bool:
     return ra is not None and ra == rb
 
 
-_INTEGER_PROBES = ("0", "7", "-12", "2026", "100000000000000000000")
+_PLAIN_PROBES = ("0", "7", "-12", "2026", "100000000000000000000", "\\frac{6}{4}", "\\frac{10}{5}", "\\frac{0}{3}",
+                 "$\\frac{1}{3}$")
 
 
 class MathVerifyEquivalence:
@@ -153,7 +154,7 @@ class MathVerifyEquivalence:
         self.numbers_rule = numbers_rule_applies() if numbers_rule is None else numbers_rule
         self._verdicts: _LRU = _LRU(cache_size)
         self._signatures: _LRU = _LRU(cache_size)
-        self._integer_model: bool | None = None  # is plain_integer_signature what the worker parses?
+        self._plain_model: bool | None = None  # is plain_signature what the worker parses?
 
     @property
     def batches(self) -> bool:
@@ -211,16 +212,16 @@ class MathVerifyEquivalence:
         return verdicts
 
     def _modelled(self, text: str) -> Signature | None:
-        signature = plain_integer_signature(text) if self.numbers_rule else None
+        signature = plain_signature(text) if self.numbers_rule else None
         if signature is None:
             return None
-        if self._integer_model is None:  # once: does this math-verify parse integers as the model says?
-            replies = self._worker.call_chains("signature", [[[t] for t in _INTEGER_PROBES]], self.timeout)[0]
+        if self._plain_model is None:  # once: does this math-verify parse them as the model says?
+            replies = self._worker.call_chains("signature", [[[t] for t in _PLAIN_PROBES]], self.timeout)[0]
             if any(r is TIMED_OUT or r is NOT_RUN for r in replies):
                 return None  # cannot tell now; try again next time
-            self._integer_model = all(Signature.from_reply(r) == plain_integer_signature(t)
-                                      for t, r in zip(_INTEGER_PROBES, replies))
-        return signature if self._integer_model else None
+            self._plain_model = all(Signature.from_reply(r) == plain_signature(t)
+                                    for t, r in zip(_PLAIN_PROBES, replies))
+        return signature if self._plain_model else None
 
     def __call__(self, a: str, b: str) -> bool:
         return bool(self.within(a, b, self.timeout))

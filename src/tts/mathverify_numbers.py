@@ -2,8 +2,8 @@
 
 Voting with 512 samples compares hundreds of answers with each other; most are numbers, and for two
 numbers math-verify's ``verify`` comes down to a rule simple enough to apply here (:func:`numbers_equivalent`).
-The worker describes each parse once (:class:`Signature`, its "signature" op), and a plain integer needs
-not even that (:func:`plain_integer_signature`, checked against the worker once per process). Anything
+The worker describes each parse once (:class:`Signature`, its "signature" op), and a plain integer or
+fraction needs not even that (:func:`plain_signature`, checked against the worker once per process). Anything
 else, and floats within rounding distance of each other, is left to math-verify.
 
 The rule is read from math-verify's code, so it is used only with the versions it was checked against
@@ -24,6 +24,7 @@ CHECKED_VERSIONS = ("0.9.",)
 """math-verify versions whose ``verify`` :func:`numbers_equivalent` was read from."""
 
 _PLAIN_INTEGER = re.compile(r"^(0|-?[1-9][0-9]{0,299})$")
+_PLAIN_FRACTION = re.compile(r"^\\frac\{(0|[1-9][0-9]{0,299})\}\{([1-9][0-9]{0,299})\}$")
 _FLOAT_SLACK = (Fraction(1, 10**5), Fraction(1, 10**8))  # absolute, relative: far wider than round(6)
 
 
@@ -70,19 +71,26 @@ def numbers_rule_applies() -> bool:
         return False
 
 
-def plain_integer_signature(text: str) -> Signature | None:
-    """The signature of a plain integer (``42``, ``-7``, ``$42$``) without parsing it, else None.
+def plain_signature(text: str) -> Signature | None:
+    """The signature of a plain integer or fraction (``42``, ``-7``, ``\\frac{3}{4}``, ``$42$``) without
+    parsing it; None for any other text.
 
-    math-verify parses ``$42$`` as ``[Integer(42), "42"]``, and the worker hands it ``$42$`` for both ``42``
-    and ``$42$``; the worker's own parse of a few integers is checked against this once per process
-    (:class:`tts.answers.MathVerifyEquivalence`), so a math-verify that parses integers differently only
-    costs the parse.
+    math-verify parses ``$42$`` as ``[Integer(42), "42"]`` and ``$\\frac{6}{4}$`` as
+    ``[Rational(3, 2), "\\frac{6}{4}"]``, and the worker hands it the same ``$...$`` text whether or not the
+    answer had the dollars. The worker's own parse of a few such answers is checked against this once per
+    process (:class:`tts.answers.MathVerifyEquivalence`), so a math-verify that parses them differently
+    only costs the parses.
     """
     if len(text) > 2 and text[0] == "$" == text[-1]:
-        text = text[1:-1]  # the very text the worker would parse for the bare integer
-    if not _PLAIN_INTEGER.match(text):
-        return None
-    return Signature("ok", numeric=True, exact=frozenset((Fraction(int(text)),)), strings=frozenset((text,)))
+        text = text[1:-1]  # the very text the worker would parse for the bare answer
+    if _PLAIN_INTEGER.match(text):
+        value = Fraction(int(text))
+    else:
+        m = _PLAIN_FRACTION.match(text)
+        if not m:
+            return None
+        value = Fraction(int(m.group(1)), int(m.group(2)))
+    return Signature("ok", numeric=True, exact=frozenset((value,)), strings=frozenset((text,)))
 
 
 def numbers_equivalent(a: Signature, b: Signature) -> bool | None:
