@@ -114,3 +114,8 @@ def test_adaptive_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     shipped = load_grid("adaptive")  # the real grid parses and builds every strategy
     assert [m.label for m in shipped.methods] == list(methods)
     assert load_grid("adaptive-miniature").methods
+@pytest.mark.slow
+def test_adaptive_voting_example(capsys: pytest.CaptureFixture[str]) -> None:
+    [result] = _load(ROOT / "examples" / "adaptive_voting_miniature.py").main(["What is 7 + 2?"])
+    assert result.answer == "9" and result.aggregation["stopped_early"] and result.aggregation["samples_drawn"] < 12
+    assert "stopped early" in capsys.readouterr().out

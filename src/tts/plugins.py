@@ -42,6 +42,7 @@ BUILTIN_MODULES = {
     "budget_sweep": "tts.strategies.budget_sweep",
     "certainty_probe": "tts.strategies.certainty_probe",
     "deepconf": "tts.strategies.deepconf",
+    "adaptive_voting": "tts.strategies.adaptive_voting",
 }
 #: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.
 BUILTIN_ENGINE_MODULE = "tts.engines.builtin"

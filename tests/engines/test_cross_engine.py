@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 import tts
-from tts.strategies import BudgetForcing, MajorityVoting, RejectionSampling, StepConditionalControl
+from tts.strategies import (
+    AdaptiveVoting,
+    BudgetForcing,
+    MajorityVoting,
+    RejectionSampling,
+    StepConditionalControl,
+)
 from tts.testing import sample_questions
 
 
@@ -94,6 +100,27 @@ def test_majority_voting_with_budget_forcing(engine) -> None:
         assert len(result.samples) == 4
         assert all(s.num_thinking_tokens <= 32 for s in result.samples)
         assert len({tuple(s.token_ids) for s in result.samples}) > 1  # temperature 1: the samples differ
+
+
+@pytest.mark.parametrize("rule, temperature", [("beta", 0.0), ("window", 1.0)])
+def test_adaptive_voting_draws_whole_waves_and_respects_its_rule(engine, rule: str, temperature: float) -> None:
+    voting = AdaptiveVoting(n=8, wave=3, min_samples=2, rule=rule, threshold=0.9, window=2, temperature=temperature,
+                            equivalence="simple")
+    results = tts.run(engine, sample_questions(4), strategies=[voting, BudgetForcing(max_thinking_tokens=24)], seed=2,
+                      max_answer_tokens=8)
+    for result in results:
+        agg = result.aggregation
+        drawn, waves = agg["samples_drawn"], agg["waves"]
+        assert drawn in (2, 5, 8) and len(result.samples) == drawn <= 8  # a first wave of 2, then waves of 3
+        assert [s.sample_index for s in result.samples] == list(range(drawn))
+        assert [w["samples"] for w in waves] == [2, 5, 8][: len(waves)] and waves[-1]["samples"] == drawn
+        for w in waves:
+            assert w["settled"] == (w["value"] >= 2 if rule == "window" else w["value"] > 0.9)
+        assert not any(w["settled"] for w in waves[:-1])  # a settled wave always stops the problem
+        assert agg["stopped_early"] == (drawn < 8) == (waves[-1]["settled"] and drawn < 8)
+        assert all(s.num_thinking_tokens <= 24 for s in result.samples)
+    if temperature == 0.0:  # identical greedy samples: 2 of 2 give 0.875, 5 of 5 give 0.984 > 0.9
+        assert any(r.aggregation["stopped_early"] for r in results)
 
 
 def test_rejection_sampling_accepts_only_within_the_cap(engine) -> None:

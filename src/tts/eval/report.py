@@ -52,6 +52,8 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
         "budget": budget,
         "within_budget": None if budget is None else sum(t <= budget for t in thinking) / len(thinking),
         "grading_failures": sum(s.get("grade_failure") is not None for v in problems.values() for s in v),
+        # Adaptive strategies draw different numbers of samples per problem; n above is the smallest.
+        "avg_samples_per_problem": sum(map(len, problems.values())) / len(problems),
     }
     out.update(_token_metrics(problems))
     final = [100.0 * _final_correct(samples) for samples in problems.values()]

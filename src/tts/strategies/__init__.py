@@ -1,5 +1,6 @@
 """Built-in strategies. Each is a plugin registered through the same entry-point path as third-party ones."""
 
+from .adaptive_voting import AdaptiveVoting
 from .base import Strategy
 from .budget_forcing import BudgetForcing
 from .budget_sweep import BudgetSweep
@@ -12,6 +13,7 @@ from .step_conditional import StepConditionalControl
 from .token_conditional import TokenConditionalControl
 
 __all__ = [
+    "AdaptiveVoting",
     "BudgetForcing",
     "BudgetSweep",
     "CertaintyProbe",
