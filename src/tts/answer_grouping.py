@@ -9,8 +9,8 @@ the result. Here the same comparisons decide, in the same order, against the sam
 - equal answers are one *form*: a later copy goes where the first went, with the same slow pairs (for
   the built-in check a form is the normalised text and exact value, which decide everything it says);
 - instant verdicts come from indexes (normalised text, exact value, and math-verify's verdict on plain
-  numbers read from how it parses them, :func:`tts.mathverify.numbers_equivalent`), so a form meets only
-  the few groups it could join or cannot rule out;
+  numbers read from how it parses them, :func:`tts.mathverify_numbers.numbers_equivalent`), so a form meets
+  only the few groups it could join or cannot rule out;
 - what only math-verify can tell goes to its worker in batches, one round trip for every form waiting on
   it: each form's comparisons in order, stopping at the first "equivalent", each under the same timeout
   and deadline as one call; verdicts are cached for the problem and, for math-verify, across problems.
