@@ -263,6 +263,23 @@ def test_composes_with_budget_forcing_max_and_min(hf_engine) -> None:
             assert sum(e.kind == "inject" for e in s.events) <= 1
 
 
+def test_composes_with_rejection_sampling_whose_rejects_count_as_no_answer(hf_engine) -> None:
+    from tts.strategies import RejectionSampling
+
+    strategies = [AdaptiveVoting(n=4, equivalence="simple"), RejectionSampling(max_thinking_tokens=12, max_attempts=2)]
+    results = tts.run(hf_engine, sample_questions(3), strategies, seed=3, max_answer_tokens=8)
+    cases = set()
+    for r in results:
+        assert all(s.attempts <= 2 for s in r.samples)
+        votes = r.aggregation["votes"]
+        some_accepted = any(v["accepted"] for v in votes)
+        # Rejected samples do not vote (they join "no answer"), unless none was accepted: then all vote.
+        silent = sum(v["answer"] is None or (some_accepted and not v["accepted"]) for v in votes)
+        assert r.aggregation["waves"][-1]["no_answer_votes"] == silent
+        cases.add((some_accepted, all(v["accepted"] for v in votes)))
+    assert (True, False) in cases and (False, False) in cases  # both rules were exercised
+
+
 def test_with_majority_voting_is_a_reported_conflict(hf_engine) -> None:
     with pytest.raises(StrategyConflictError, match="majority_voting.*adaptive_voting.*aggregation"):
         tts.run(hf_engine, ["q"], [MajorityVoting(n=4), AdaptiveVoting(n=4)])
