@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     path = build_tiny_model(tempfile.mkdtemp(prefix="bench-probes-"),
-                            TinyModelConfig(stop_logit_scale=0.5, max_position_embeddings=2048, hidden_size=384,
+                            TinyModelConfig(stop_logit_scale=0.1, max_position_embeddings=2048, hidden_size=384,
                                             intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6,
                                             num_key_value_heads=2))
     shared = tts.HFEngine(str(path), dtype="float32", device="cpu")
