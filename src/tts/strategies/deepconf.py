@@ -33,10 +33,7 @@ import numpy as np
 
 from ..answers import (
     Equivalence,
-    default_equivalence,
     extract_answer,
-    math_verify_equivalence,
-    simple_equivalent,
 )
 from ..confidence import (
     METHODS,
@@ -51,6 +48,7 @@ from ..errors import BudgetError
 from ..settings import MAX_SAMPLES, MAX_TOKENS, setting
 from ..state import Aggregation, Decision, Finish, RunConfig, SampleState, Segment, SegmentLimits
 from .base import Strategy
+from .majority_voting import equivalence_named
 
 _EQUIVALENCES = ("auto", "simple", "math-verify")
 
@@ -197,11 +195,7 @@ class DeepConf(Strategy):
         return [extract_answer(config.format.decode(s.answer_token_ids)) for s in samples]
 
     def _equivalence(self) -> Equivalence:
-        if self.equivalence == "simple":
-            return simple_equivalent
-        if self.equivalence == "math-verify":
-            return math_verify_equivalence()
-        return default_equivalence()
+        return equivalence_named(self.equivalence)
 
 
 def tts_register_strategies(register) -> None:  # type: ignore[no-untyped-def]
