@@ -99,6 +99,21 @@ def test_bf_vs_voting_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert [m.label for m in shipped.methods] == ["BF", "voting@4 + BF"]
 
 
+def test_adaptive_example_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_CACHE", str(tmp_path))
+    example = _load(ROOT / "examples" / "compare_adaptive.py")
+    summary = example.tiny(tmp_path / "out", limit=2)
+    methods = summary["methods"]
+    assert list(methods) == ["BF", "certainty probe + BF", "voting@4 + BF", "DeepConf online + BF"]
+    probe = next(iter(summary["settings"][s] for s in summary["settings"] if s.startswith("certainty_probe")))
+    assert probe["avg_probe_tokens"] > 0
+    assert (tmp_path / "out" / "plots" / "frontier.png").exists()
+    assert "think-tags" in example.REAL and "adaptive" in example.REAL
+    from tts.eval.gridfiles import load_grid
+
+    shipped = load_grid("adaptive")  # the real grid parses and builds every strategy
+    assert [m.label for m in shipped.methods] == ["BF", "certainty probe + BF", "voting@16 + BF", "DeepConf online + BF"]
+    assert load_grid("adaptive-miniature").methods
 @pytest.mark.slow
 def test_adaptive_voting_example(capsys: pytest.CaptureFixture[str]) -> None:
     [result] = _load(ROOT / "examples" / "adaptive_voting_miniature.py").main(["What is 7 + 2?"])

@@ -11,19 +11,24 @@ local, and never executes model output:
    parser is used (its plain expression parser goes through sympy's ``parse_expr``, which evaluates text).
 
 Extraction is linear in the text (one pass for braces), and :func:`group_answers_within` bounds a whole
-problem's grouping by one time limit.
+problem's grouping by one time limit. Grouping compares each distinct answer once, tells plain numbers
+apart without math-verify and sends math-verify its comparisons in batches (:mod:`tts.answer_grouping`),
+with the groups of comparing every answer with every group in turn.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
-from .mathverify import TIMED_OUT, MathVerifyWorker, shared_worker
+from .mathverify import NOT_RUN, TIMED_OUT, MathVerifyWorker, shared_worker
+from .mathverify_numbers import Signature, numbers_rule_applies, plain_signature
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER = re.compile(r"answer\s*(?:is\s*)?[:：]", re.IGNORECASE)  # no nested \s* runs: linear on long spaces
@@ -124,17 +129,99 @@ def simple_equivalent(a: str, b: str) -> bool:
     return ra is not None and ra == rb
 
 
+_PLAIN_PROBES = ("0", "7", "-12", "2026", "100000000000000000000", "\\frac{6}{4}", "\\frac{10}{5}", "\\frac{0}{3}",
+                 "$\\frac{1}{3}$")
+
+
 class MathVerifyEquivalence:
     """Equivalence that falls back to math-verify in a worker process with a hard timeout.
 
     ``simple_equivalent`` answers first; math-verify is consulted only when it says no. A comparison
     that exceeds ``timeout`` seconds counts as not equivalent and the worker is killed and replaced
     (:mod:`tts.mathverify`). :meth:`within` tells a slow comparison apart from a "no".
+
+    Grouping a vote (:func:`group_answers_within`) asks in batches instead (:meth:`signatures`,
+    :meth:`compare_chains`) and remembers, across problems, up to ``cache_size`` verdicts and parsed-answer
+    signatures, so an answer seen in an earlier problem costs nothing the next time.
     """
 
-    def __init__(self, timeout: float = 5.0, worker: MathVerifyWorker | None = None) -> None:
+    def __init__(self, timeout: float = 5.0, worker: MathVerifyWorker | None = None,
+                 cache_size: int = 65536, numbers_rule: bool | None = None) -> None:
         self.timeout = timeout
         self._worker = worker or MathVerifyWorker()
+        # Tell verdicts on plain numbers without asking (tts.mathverify_numbers)? By default only with a
+        # math-verify version the rule was checked against.
+        self.numbers_rule = numbers_rule_applies() if numbers_rule is None else numbers_rule
+        self._verdicts: _LRU = _LRU(cache_size)
+        self._signatures: _LRU = _LRU(cache_size)
+        self._plain_model: bool | None = None  # is plain_signature what the worker parses?
+
+    @property
+    def batches(self) -> bool:
+        """Whether the worker takes many comparisons per request (a stand-in worker may not)."""
+        return hasattr(self._worker, "call_chains")
+
+    def known(self, a: str, b: str) -> bool | None:
+        """math-verify's verdict on ``(a, b)`` from an earlier batch (any problem), or None if not asked yet."""
+        verdict = self._verdicts.get((a, b))
+        return None if verdict is None else bool(verdict)
+
+    def signatures(self, texts: list[str], deadline: float | None) -> dict[str, Signature]:
+        """How math-verify parses each of ``texts`` (one request for all that are not known yet).
+
+        Each parse gets at most ``timeout`` seconds (a slower one is "hung") and none is waited for past
+        ``deadline``; texts the deadline left unparsed are missing from the result.
+        """
+        found: dict[str, Signature] = {}
+        missing: list[str] = []
+        for text in dict.fromkeys(texts):
+            known = self._signatures.get(text) or self._modelled(text)
+            if known is not None:
+                found[text] = known
+            else:
+                missing.append(text)
+        if missing:
+            replies = self._worker.call_chains("signature", [[[t] for t in missing]], self.timeout, deadline)[0]
+            for text, reply in zip(missing, replies):
+                if reply is NOT_RUN:
+                    continue
+                found[text] = Signature("hung") if reply is TIMED_OUT else Signature.from_reply(reply)
+                if reply is not TIMED_OUT:  # a slow parse may be the machine's fault: ask again next time
+                    self._signatures.put(text, found[text])
+        if not self.numbers_rule:  # then plain numbers are like any other parse: math-verify decides
+            found = {text: replace(s, numeric=False) for text, s in found.items()}
+        return found
+
+    def compare_chains(self, chains: list[list[tuple[str, str]]], deadline: float | None) -> list[list[Any]]:
+        """math-verify's verdicts on (representative, answer) pairs, chain by chain, in one request.
+
+        Each chain stops at its first True (the answer joins that group). A verdict is True, False (an
+        error inside math-verify counts as False, as in :meth:`within`), :data:`~tts.mathverify.TIMED_OUT`
+        or :data:`~tts.mathverify.NOT_RUN` (see :meth:`tts.mathverify.MathVerifyWorker.call_chains`).
+        """
+        replies = self._worker.call_chains("equivalent", [[[a, b] for a, b in chain] for chain in chains],
+                                           self.timeout, deadline, stop_on=True)
+        verdicts: list[list[Any]] = []
+        for chain, chain_replies in zip(chains, replies):
+            verdicts.append([])
+            for pair, reply in zip(chain, chain_replies):
+                verdict = reply if reply is TIMED_OUT or reply is NOT_RUN else bool(reply)
+                if isinstance(verdict, bool):
+                    self._verdicts.put(pair, verdict)
+                verdicts[-1].append(verdict)
+        return verdicts
+
+    def _modelled(self, text: str) -> Signature | None:
+        signature = plain_signature(text) if self.numbers_rule else None
+        if signature is None:
+            return None
+        if self._plain_model is None:  # once: does this math-verify parse them as the model says?
+            replies = self._worker.call_chains("signature", [[[t] for t in _PLAIN_PROBES]], self.timeout)[0]
+            if any(r is TIMED_OUT or r is NOT_RUN for r in replies):
+                return None  # cannot tell now; try again next time
+            self._plain_model = all(Signature.from_reply(r) == plain_signature(t)
+                                    for t, r in zip(_PLAIN_PROBES, replies))
+        return signature if self._plain_model else None
 
     def __call__(self, a: str, b: str) -> bool:
         return bool(self.within(a, b, self.timeout))
@@ -149,6 +236,29 @@ class MathVerifyEquivalence:
     def close(self) -> None:
         """Stop the worker process."""
         self._worker.close()
+
+
+class _LRU:
+    """A bounded, thread-safe least-recently-used map (voting may run from several threads)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 @lru_cache(maxsize=1)
@@ -181,8 +291,8 @@ class Grouping:
 def group_answers(answers: list[str | None], equivalent: Equivalence | None = None) -> list[list[int]]:
     """Indices of ``answers`` grouped by equivalence, groups in order of first appearance; None is skipped.
 
-    Each answer is compared with the first member of each existing group, so the result does not depend on
-    the order of later members, and equal normalised strings never reach the slower check.
+    Each answer joins the first group (in order of creation) whose first member it is equivalent to, or
+    starts a new group; so the result does not depend on the order of later members.
     """
     return group_answers_within(answers, equivalent).groups
 
@@ -192,36 +302,15 @@ def group_answers_within(answers: list[str | None], equivalent: Equivalence | No
     """:func:`group_answers` with an overall ``time_limit`` in seconds for the whole problem.
 
     When the equivalence can be asked with a timeout (``within``, as :class:`MathVerifyEquivalence`), each
-    comparison gets at most the time left; once the limit is spent only the instant check decides. A pair
-    the slow check did not settle counts as different and is reported in :attr:`Grouping.slow`, so voting
-    over 20 pathological answers ends in about ``time_limit`` seconds instead of never.
+    comparison gets at most the time left; once the limit is spent only the instant check (text and exact
+    rationals) and comparisons already made decide. A pair the slow check did not settle counts as
+    different and is reported in :attr:`Grouping.slow`, so voting over 20 pathological answers ends in
+    about ``time_limit`` seconds instead of never.
+
+    The groups are those of comparing every answer with every group's first member in turn, but equal
+    answers are compared once, instant verdicts come from indexes and math-verify is asked in batches
+    (:mod:`tts.answer_grouping`): 512 distinct integers take milliseconds, not minutes.
     """
-    check = equivalent or default_equivalence()
-    deadline = None if time_limit is None else time.monotonic() + time_limit
-    result = Grouping(groups=[])
-    for i, answer in enumerate(answers):
-        if answer is None:
-            continue
-        for group in result.groups:
-            verdict = _compare(check, answers[group[0]] or "", answer, deadline, result)
-            if verdict is None:
-                result.slow.append((group[0], i))
-            elif verdict:
-                group.append(i)
-                break
-        else:
-            result.groups.append([i])
-    return result
+    from .answer_grouping import group_within
 
-
-def _compare(check: Equivalence, a: str, b: str, deadline: float | None, result: Grouping) -> bool | None:
-    if deadline is None:
-        return check(a, b)
-    left = deadline - time.monotonic()
-    if left <= 0:
-        result.time_limit_hit = True
-        return True if simple_equivalent(a, b) else (None if check is not simple_equivalent else False)
-    within = getattr(check, "within", None)
-    if within is None:
-        return check(a, b)
-    return within(a, b, left)  # type: ignore[no-any-return]
+    return group_within(answers, equivalent or default_equivalence(), time_limit)

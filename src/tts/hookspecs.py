@@ -36,7 +36,16 @@ import pluggy
 
 if TYPE_CHECKING:
     from .records import Event
-    from .state import Aggregation, Decision, ProbeResult, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
+    from .state import (
+        Aggregation,
+        Decision,
+        ProbeResult,
+        PromptDraft,
+        RunConfig,
+        SampleState,
+        Segment,
+        SegmentLimits,
+    )
     from .strategies.base import Strategy
 
 PROJECT = "tts"

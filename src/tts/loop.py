@@ -21,10 +21,10 @@ from .book import ProblemBook
 from .defaults import default_decision
 from .engines.base import Engine, SegmentOutput, SegmentRequest, SegmentStream, open_stream
 from .errors import ConfigError, EngineError, PromptTooLongError, StrategyError, TTSError
-from .plugins import TTSPluginManager
-from .records import Event, ProblemResult
 from .logprobs import TopLogprobs
+from .plugins import TTSPluginManager
 from .probes import ProbeJob, Probes
+from .records import Event, ProblemResult
 from .state import Decision, Inject, Probe, PromptDraft, RunConfig, SampleState, Segment, SegmentLimits
 from .transitions import Transitions, top_rows
 
@@ -177,8 +177,8 @@ class DecodingLoop:
         after = [self._accept_or_restart(s) if s.phase == "done" else s for s in after]
         gone = [s.key for s in after if s.phase == "done"] + ([] if any(s is sample for s in after) else [sample.key])
         self.engine.release(gone)
-        more = book.update(sample, after)
-        return [s for s in after if s.phase != "done"] + more
+        going_on: list[Work] = [s for s in after if s.phase != "done"]
+        return going_on + book.update(sample, after)
 
     def _plan_probe(self, job: ProbeJob) -> tuple[SegmentRequest | None, tuple[str, ...]]:
         return self.probes.request(job), ()

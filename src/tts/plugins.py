@@ -40,6 +40,8 @@ BUILTIN_MODULES = {
     "rejection_sampling": "tts.strategies.rejection_sampling",
     "majority_voting": "tts.strategies.majority_voting",
     "budget_sweep": "tts.strategies.budget_sweep",
+    "certainty_probe": "tts.strategies.certainty_probe",
+    "deepconf": "tts.strategies.deepconf",
     "adaptive_voting": "tts.strategies.adaptive_voting",
 }
 #: The module that registers the built-in engines (hf, vllm, openai); it imports no backend.

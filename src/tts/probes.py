@@ -97,6 +97,7 @@ class Probes:
             top_p=config.top_p,
             top_k=config.top_k,
             seed=seed,
+            keep_cache=False,  # released as soon as it returns: no cache worth storing
         )
 
     def record(self, job: ProbeJob, output: SegmentOutput) -> ProbeResult:

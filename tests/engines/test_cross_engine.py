@@ -162,3 +162,63 @@ def test_budget_sweep_equals_separate_runs_on_each_engine(engine) -> None:
             for a, s in zip(alone, swept):
                 carrier = [x for x in s.samples if label in x.extra["budget_sweep"]["settings"]]
                 assert len(carrier) == 1 and carrier[0].token_ids == a.samples[0].token_ids, (label, a.index)
+
+
+# ---------------------------------------------------------------------------------------------- adaptive compute
+
+
+def test_top_logprobs_agree_across_engines(hf_engine, vllm_engine, openai_engine) -> None:
+    """Top-20 log-probabilities of the same greedy trace: same tokens and values within float tolerance."""
+    import numpy as np
+
+    from tts.strategies import CertaintyProbe
+
+    class AskTop(CertaintyProbe):  # any strategy asking for top-k; certainty probing never agrees here
+        def tts_configure(self, config):  # type: ignore[no-untyped-def]
+            super().tts_configure(config)
+            config.request_top_logprobs(self.name, 20)
+
+    questions = sample_questions(4, offset=21)
+    runs = {
+        name: tts.run(engine, questions, [AskTop(chunk_size=16, agreement=1000), BudgetForcing(max_thinking_tokens=48)],
+                      max_answer_tokens=12)
+        for name, engine in (("hf", hf_engine), ("vllm", vllm_engine), ("openai", openai_engine))
+    }
+    for h, v, o in zip(runs["hf"], runs["vllm"], runs["openai"]):
+        hs = h.samples[0]
+        for other in (v.samples[0], o.samples[0]):
+            assert other.token_ids == hs.token_ids
+            h_ids, h_values = hs.top_logprobs.arrays()
+            o_ids, o_values = other.top_logprobs.arrays()
+            assert h_ids.shape == o_ids.shape == (len(hs.token_ids), 20)
+            generated = h_ids[:, 0] >= 0
+            assert np.array_equal(generated, o_ids[:, 0] >= 0)
+            np.testing.assert_allclose(o_values[generated], h_values[generated], atol=2e-3)
+            # The best few tokens agree (deeper ranks may swap where log-probabilities tie within float error).
+            assert np.array_equal(o_ids[generated][:, :3], h_ids[generated][:, :3])
+            assert [p["text"] for p in other.probes] == [p["text"] for p in hs.probes]  # probes agree too
+
+
+def test_probes_leave_tokens_identical_on_each_engine(engine) -> None:
+    from tts.strategies import CertaintyProbe
+
+    questions = sample_questions(4, offset=5)
+    alone = tts.run(engine, questions, [BudgetForcing(max_thinking_tokens=64)], max_answer_tokens=12)
+    probed = tts.run(engine, questions, [CertaintyProbe(chunk_size=16, agreement=1000), BudgetForcing(max_thinking_tokens=64)],
+                     max_answer_tokens=12)
+    for a, p in zip(alone, probed):
+        s = p.samples[0]
+        assert s.token_ids == a.samples[0].token_ids
+        assert len(s.probes) == a.samples[0].num_thinking_tokens // 16
+        assert (s.num_probe_tokens > 0) == bool(s.probes)
+    assert any(r.samples[0].probes for r in probed)
+    early = tts.run(engine, questions, [CertaintyProbe(chunk_size=8, agreement=1, hesitation=[]),
+                                        BudgetForcing(max_thinking_tokens=64)], max_answer_tokens=12)
+    exits = 0
+    for r in early:  # one probe with an answer ends thinking at the first chunk boundary
+        state = r.samples[0].extra["certainty_probe"]
+        if state["answers"][0] is not None:
+            exits += 1
+            assert r.samples[0].num_thinking_tokens == state["exit_at"] == 8
+            assert r.samples[0].answer_text.startswith("Final Answer:")
+    assert exits > 0

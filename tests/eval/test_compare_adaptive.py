@@ -1,64 +1,187 @@
-"""``tts compare`` with voting strategies whose problems draw different numbers of samples (adaptive voting)."""
+"""``tts compare`` for adaptive compute, on the shipped miniature: total and probe tokens, the accuracy of the
+returned answers, the first-correct position of probed answers, tokens saved against a reference, the frontier.
+
+The probing strategy here is a test plugin (registered for this module only) that asks for the answer every
+``chunk`` thinking tokens with the think format's forced-answer text, as certainty probing does.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tts.eval.benchmarks import load_benchmark
-from tts.eval.compare import Comparison, run_comparison
-from tts.eval.gridfiles import load_grid
-from tts.eval.report import setting_metrics
+import pytest
 
-GRID = """
-name = "adaptive-test"
-[run]
-max_answer_tokens = 10
-[[method]]
-label = "voting"
-strategy = ["majority_voting", "budget_forcing"]
-settings = { "majority_voting.n" = 6, "majority_voting.temperature" = 0.0, "budget_forcing.max_thinking_tokens" = 16 }
-[[method]]
-label = "adaptive"
-strategy = ["adaptive_voting", "budget_forcing"]
-settings = { "adaptive_voting.n" = 6, "adaptive_voting.temperature" = 0.0, "budget_forcing.max_thinking_tokens" = 16 }
-"""
+from tts import plugins
+from tts.answers import extract_answer, simple_equivalent
+from tts.cli import main
+from tts.state import Continue, Probe, SegmentLimits
+from tts.strategies import Strategy
+
+BF_SMALL = "budget_forcing:max_thinking_tokens=24"
+BF_LARGE = "budget_forcing:max_thinking_tokens=96"
+PROBED = "probe_answer:chunk=16+budget_forcing:max_thinking_tokens=96"
+VOTE = "majority_voting:n=3,temperature=1.0+budget_forcing:max_thinking_tokens=24"
+GRID = ["-s", "BF=budget_forcing:max_thinking_tokens=24|96", "-s", f"probed={PROBED}", "-s", f"vote={VOTE}",
+        "--benchmark", "miniature", "--limit", "6", "--max-answer-tokens", "32", "--no-progress"]
 
 
-def _line(problem: str, sample: int, correct: bool, voted: bool | None) -> dict:  # type: ignore[type-arg]
-    return {"doc_id": problem, "sample": sample, "correct": correct, "num_thinking_tokens": 10, "num_answer_tokens": 2,
-            "extracted": "1", "aggregate_correct": voted}
+@dataclass
+class ProbeAnswer(Strategy):
+    """Probes every ``chunk`` thinking tokens for the answer (the forced-answer text) and records it."""
+
+    name = "probe_answer"
+    chunk: int = 16
+
+    def tts_segment_params(self, sample, config):  # type: ignore[no-untyped-def]
+        return SegmentLimits(max_tokens=self.chunk) if sample.phase == "thinking" else None
+
+    def tts_segment_end(self, sample, segment, config):  # type: ignore[no-untyped-def]
+        if segment.phase == "thinking" and segment.limited_by == self.name:
+            return Probe(max_tokens=8, label="answer")
+        return None
+
+    def tts_probe_end(self, sample, probe, config):  # type: ignore[no-untyped-def]
+        if probe.strategy == self.name:
+            probe.answer = extract_answer("Answer:" + probe.text)
+            return Continue()
+        return None
 
 
-def test_setting_metrics_count_the_voted_answer_once_per_problem_and_average_the_samples() -> None:
-    problems = {"a": [_line("a", 0, True, True), _line("a", 1, True, True)],
-                "b": [_line("b", i, i == 0, False) for i in range(4)]}
-    m = setting_metrics(problems, None)
-    assert m["avg_samples_per_problem"] == 3.0 and m["samples_per_problem"] == 2
-    assert m["vote_accuracy"] == 50.0 and m["vote_ci"][0] <= 50.0 <= m["vote_ci"][1]
-    assert m["accuracy"] == (100.0 + 25.0) / 2  # pass@1 still averages each problem's samples
-    unvoted = {"a": [_line("a", 0, True, None)]}
-    assert "vote_accuracy" not in setting_metrics(unvoted, None)
+@pytest.fixture(scope="module", autouse=True)
+def probe_plugin():  # type: ignore[no-untyped-def]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(plugins.strategy_registry(), ProbeAnswer.name, ProbeAnswer)
+        yield
 
 
-def test_adaptive_voting_in_a_toml_grid(hf_engine, tmp_path: Path) -> None:
-    path = tmp_path / "adaptive-test.toml"
-    path.write_text(GRID)
-    grid = load_grid(path)
-    comparison = Comparison(grid=grid, benchmark=load_benchmark("tiny", limit=3), directory=tmp_path / "out",
-                            model={"engine": "hf", "model": "tiny"})
-    summary = run_comparison(comparison, hf_engine, progress=False)
-    lines = [json.loads(x)["record"] for x in next((tmp_path / "out").glob("samples_*.jsonl")).read_text().splitlines()[1:]]
-    voting, adaptive = (summary["settings"][cid] for cid in grid.methods[0].cells + grid.methods[1].cells)
-    assert voting["avg_samples_per_problem"] == 6 and "vote_accuracy" in voting and "vote_accuracy" in adaptive
-    drawn = {}
-    for line in lines:
-        assert isinstance(line["aggregate_correct"], bool)
-        if line["setting"].startswith("adaptive_voting"):
-            drawn[line["doc_id"]] = line["num_samples"]
-    # Greedy samples are identical: a parseable answer settles after 4 (Beta, 0.969), no answer draws all 6.
-    assert set(drawn.values()) <= {4, 6} and len(drawn) == 3
-    assert adaptive["avg_samples_per_problem"] == sum(drawn.values()) / 3
-    assert adaptive["problems"] == 3 and sum(1 for x in lines if x["setting"].startswith("adaptive")) == sum(drawn.values())
-    # The same samples, so the same votes: adaptive voting stops only where the greedy vote was already unanimous.
-    assert adaptive["vote_accuracy"] == voting["vote_accuracy"]
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, probe_plugin) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+    """One comparison on the miniature with a reference: (directory, printed table)."""
+    directory = tmp_path_factory.mktemp("adaptive") / "out"
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
+        assert main(["compare", *GRID, "--reference", BF_LARGE, "--output", str(directory)]) == 0
+    return directory, buffer.getvalue().strip()
+
+
+def _records(directory: Path) -> list[dict[str, Any]]:
+    (path,) = directory.glob("samples_*.jsonl")
+    return [json.loads(line)["record"] for line in path.read_text().splitlines()[1:]]
+
+
+def test_results_carry_total_and_probe_tokens_and_the_returned_answers_accuracy(run: tuple[Path, str]) -> None:
+    directory, _ = run
+    records = _records(directory)
+    settings = json.loads((directory / "results.json").read_text())["settings"]
+    for cid, s in settings.items():
+        mine = [r for r in records if r["setting"] == cid]
+        total = [r["num_thinking_tokens"] + r["num_answer_tokens"] + r["num_probe_tokens"] for r in mine]
+        assert s["avg_total_tokens"] == pytest.approx(sum(total) / len(mine))
+        assert s["avg_problem_tokens"] == pytest.approx(sum(total) / s["problems"])
+        assert s["avg_probe_tokens"] == pytest.approx(sum(r["num_probe_tokens"] for r in mine) / len(mine))
+    assert settings[BF_SMALL]["avg_probe_tokens"] == 0 and settings[PROBED]["avg_probe_tokens"] > 0
+    assert 0 < settings[PROBED]["probe_overhead"] < 100
+    for cid in (BF_SMALL, BF_LARGE, PROBED):  # one sample: the returned answer is that sample's
+        assert settings[cid]["final_accuracy"] == settings[cid]["accuracy"]
+    # Several samples: the vote's answer is graded on its own (equal here to comparing it with the target).
+    voted = {r["doc_id"]: r for r in records if r["setting"] == VOTE}
+    assert len(voted) == 6
+    for r in voted.values():
+        right = r["aggregate_answer"] is not None and simple_equivalent(r["aggregate_answer"], r["target"])
+        assert r["aggregate_correct"] == right
+    assert settings[VOTE]["final_accuracy"] == pytest.approx(100 * sum(r["aggregate_correct"] for r in voted.values()) / 6)
+
+
+def test_probes_are_graded_and_give_the_first_correct_position(run: tuple[Path, str]) -> None:
+    directory, _ = run
+    probed = [r for r in _records(directory) if r["setting"] == PROBED]
+    # A probe each time 16 more thinking tokens were written (a model that stops at exactly 16 was not cut there).
+    assert all(bool(r["probes"]) == (r["num_thinking_tokens"] > 16) for r in probed if r["num_thinking_tokens"] != 16)
+    assert any(r["probes"] for r in probed) and not any(r["probes"] for r in _records(directory) if r["setting"] == BF_SMALL)
+    firsts = []
+    probed = [r for r in probed if r["probes"]]
+    for r in probed:
+        assert [p["position"] for p in r["probes"]] == list(range(16, 16 * len(r["probes"]) + 1, 16))
+        for p in r["probes"]:
+            assert p["correct"] == (None if p["answer"] is None else simple_equivalent(p["answer"], r["target"]))
+        # Written out: the first position from which every later probe was right.
+        marks = [bool(p["correct"]) for p in r["probes"]]
+        ok = [i for i in range(len(marks)) if all(marks[i:])]
+        firsts.append((r["probes"][ok[0]]["position"], r["num_thinking_tokens"]) if ok else None)
+    settled = [f for f in firsts if f is not None]
+    over = json.loads((directory / "results.json").read_text())["settings"][PROBED]["overthinking"]
+    assert over["probed_samples"] == len(probed) and over["settled"] == len(settled)
+    if settled:
+        assert over["after_first_correct"] == pytest.approx(100 * sum((t - p) / t for p, t in settled) / len(settled))
+        assert over["tokens_after_first_correct"] == pytest.approx(sum(t - p for p, t in settled) / len(settled))
+
+
+def test_tokens_saved_against_the_reference_in_results_and_table(run: tuple[Path, str]) -> None:
+    directory, table = run
+    results = json.loads((directory / "results.json").read_text())
+    assert results["reference"] == BF_LARGE
+    records = _records(directory)
+
+    def tokens(cid: str) -> float:
+        mine = [r for r in records if r["setting"] == cid]
+        return sum(r["num_thinking_tokens"] + r["num_answer_tokens"] + r["num_probe_tokens"] for r in mine)
+
+    for cid, s in results["settings"].items():
+        saved = s["saved_vs_reference"]
+        assert saved["reference"] == BF_LARGE and saved["problems"] == 6
+        assert saved["saved"] == pytest.approx(100 * (1 - tokens(cid) / tokens(BF_LARGE)))
+        assert saved["accuracy_vs_reference"] in ("equal", "higher", "lower")
+        low, high = saved["reference_ci"]
+        acc = s["final_accuracy"]
+        assert saved["equal_accuracy"] == (low - 1e-9 <= acc <= high + 1e-9)
+    assert results["settings"][BF_SMALL]["saved_vs_reference"]["saved"] > 0
+    assert "saved vs reference" in table and "(reference)" in table
+    header = next(line for line in table.splitlines() if "accuracy (95% CI)" in line)
+    assert all(column in header for column in ("final", "thinking", "probe", "total"))
+    assert (directory / "plots" / "frontier.png").stat().st_size > 1000
+
+
+def test_report_redraws_the_frontier_and_takes_its_own_reference(run: tuple[Path, str], tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run[0], copy)
+    shutil.rmtree(copy / "plots")
+    capsys.readouterr()
+    assert main(["compare", "report", str(copy), "--reference", BF_LARGE]) == 0
+    assert capsys.readouterr().out.strip() == run[1]  # the run's table, from the records alone
+    assert (copy / "plots" / "frontier.png").exists()
+    assert main(["compare", "report", str(copy), "--no-plots"]) == 0
+    plain = capsys.readouterr().out
+    assert "saved vs reference" not in plain and "total" in plain
+    assert main(["compare", "report", str(copy), "--reference", "vote"]) == 0  # a one-setting method's label
+    assert "saved vs reference" in capsys.readouterr().out
+    for bad, message in (("BF", "method 'BF' has 2 settings"), ("budget_forcing:max_thinking_tokens=7", "neither")):
+        assert main(["compare", "report", str(copy), "--reference", bad, "--no-plots"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_misspelled_reference_fails_before_the_model_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "never"
+    assert main(["compare", *GRID, "--reference", "prbed", "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'probed'" in err and not out.exists()
+
+
+def test_an_extracted_answer_is_graded_as_the_model_would_have_written_it() -> None:
+    from tts.eval.benchmarks import Problem
+    from tts.eval.compare import answer_as_text
+    from tts.eval.grading import grade
+
+    assert answer_as_text("\\frac{1}{2}") == "\\boxed{\\frac{1}{2}}"
+    assert answer_as_text("x}") == "Answer: x}"  # unbalanced: boxing it would hide the answer
+    problem = Problem(id="p", question="?", answer="0.5", grader="exact")
+    assert grade(problem, answer_as_text("\\frac{1}{2}")).correct and grade(problem, answer_as_text("1/2")).correct
+    assert not grade(problem, "1/2").correct  # bare text has no answer the extractor finds: why the wrapping

@@ -10,7 +10,9 @@ import tts
 from tts.errors import StrategyConflictError
 from tts.strategies import (
     BudgetForcing,
+    CertaintyProbe,
     ClassConditionalControl,
+    DeepConf,
     MajorityVoting,
     RejectionSampling,
     StepConditionalControl,
@@ -25,12 +27,16 @@ FACTORIES = {
     "class_conditional": lambda: ClassConditionalControl(level="short"),
     "rejection_sampling": lambda: RejectionSampling(max_thinking_tokens=BUDGET, max_attempts=2),
     "majority_voting": lambda: MajorityVoting(n=3, equivalence="simple"),
+    "certainty_probe": lambda: CertaintyProbe(chunk_size=8, agreement=2, probe_tokens=4),
+    "deepconf": lambda: DeepConf(mode="offline", n=3, top_k=5, window=8, keep_percent=50, equivalence="simple"),
 }
+VOTERS = ("majority_voting", "deepconf")
 CONFLICTS = {
     frozenset({"token_conditional", "step_conditional"}): "length_instruction",
     frozenset({"token_conditional", "class_conditional"}): "length_instruction",
     frozenset({"step_conditional", "class_conditional"}): "length_instruction",
     frozenset({"budget_forcing", "rejection_sampling"}): "thinking_cap",
+    frozenset({"majority_voting", "deepconf"}): "aggregation",
 }
 
 
@@ -55,7 +61,7 @@ def test_pair(short_context_engine, pair: tuple[str, str]) -> None:
     results = tts.run(short_context_engine, ["What is 6 * 7?", "Name a prime."], strategies=strategies,
                       seed=0, max_answer_tokens=12)
     for result in results:
-        assert len(result.samples) == (3 if "majority_voting" in pair else 1)
+        assert len(result.samples) == (3 if set(VOTERS) & set(pair) else 1)
         for sample in result.samples:
             assert sample.answer_finish_reason in ("stop", "length", "context")
             if "budget_forcing" in pair:
@@ -64,8 +70,12 @@ def test_pair(short_context_engine, pair: tuple[str, str]) -> None:
                 assert sample.num_thinking_tokens <= BUDGET
             if "token_conditional" in pair:
                 assert f"Think for up to {BUDGET} tokens." in result.prompt
-        if "majority_voting" in pair:
+        if set(VOTERS) & set(pair):
             assert len(result.aggregation["votes"]) == 3
+        if "certainty_probe" in pair:
+            assert all(s.probes or s.num_thinking_tokens < 8 for s in result.samples)
+        if "deepconf" in pair:
+            assert all(s.top_logprobs is not None and len(s.top_logprobs) == len(s.token_ids) for s in result.samples)
 
 
 @pytest.mark.parametrize("name", list(FACTORIES))

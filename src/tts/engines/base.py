@@ -43,6 +43,8 @@ class SegmentRequest:
         logprobs: Return each generated token's log-probability.
         top_logprobs: Return the k most likely tokens and their log-probabilities at every generated token
             (0: none); at most the engine's ``max_top_logprobs``.
+        keep_cache: False for a one-off request whose key will not be continued (a probe): the engine need
+            not keep its state (HF then skips storing the KV cache it would release at once).
     """
 
     key: str
@@ -57,6 +59,7 @@ class SegmentRequest:
     seed: int | None = None
     logprobs: bool = False
     top_logprobs: int = 0
+    keep_cache: bool = True
 
 
 @dataclass

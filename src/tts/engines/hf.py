@@ -174,7 +174,7 @@ class HFEngine:
             # Rows that finished leave the batch now (their cache is kept), so no compute is spent on them.
             keep = [row for row, i in enumerate(rows) if finish[i] is None]
             for row, i in enumerate(rows):
-                if finish[i] is not None:
+                if finish[i] is not None and requests[i].keep_cache:
                     self._store(requests[i], cache, row, mask[row], generated[i][: fed[i]], generators[i])
             if not keep:
                 break

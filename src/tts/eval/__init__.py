@@ -3,7 +3,8 @@
 - :mod:`tts.eval.benchmarks`: :func:`load_benchmark` -> :class:`Benchmark` of :class:`Problem`.
 - :mod:`tts.eval.grading`: :func:`grade` / :func:`grade_many` -> :class:`Grade`.
 - :mod:`tts.eval.metrics`: Control, Scaling, Performance (s1 Eq. 1-3), accuracy with bootstrap intervals,
-  pass@k, maj@k, cov@k.
+  pass@k, maj@k, cov@k; for adaptive compute, tokens saved at equal accuracy, probe overhead, the
+  first-correct position (overthinking) and the accuracy vs tokens Pareto frontier.
 """
 
 from .benchmarks import BENCHMARKS, Benchmark, BenchmarkSpec, Problem, load_benchmark, register_benchmark
@@ -11,20 +12,28 @@ from .grading import Grade, grade, grade_many
 from .metrics import (
     ConfidenceInterval,
     MetricError,
+    Overthinking,
+    TokensSaved,
     accuracy,
     bootstrap_ci,
     control,
     cov_at_k,
+    first_correct_position,
     maj_at_k,
     mean_pass_at_k,
+    overthinking,
+    pareto_frontier,
     pass_at_1,
     pass_at_k,
     performance,
+    probe_overhead,
     scaling,
+    tokens_saved,
 )
 
 __all__ = [
-    "BENCHMARKS", "Benchmark", "BenchmarkSpec", "ConfidenceInterval", "Grade", "MetricError", "Problem",
-    "accuracy", "bootstrap_ci", "control", "cov_at_k", "grade", "grade_many", "load_benchmark", "maj_at_k",
-    "mean_pass_at_k", "pass_at_1", "pass_at_k", "performance", "register_benchmark", "scaling",
+    "BENCHMARKS", "Benchmark", "BenchmarkSpec", "ConfidenceInterval", "Grade", "MetricError", "Overthinking",
+    "Problem", "TokensSaved", "accuracy", "bootstrap_ci", "control", "cov_at_k", "first_correct_position", "grade",
+    "grade_many", "load_benchmark", "maj_at_k", "mean_pass_at_k", "overthinking", "pareto_frontier", "pass_at_1",
+    "pass_at_k", "performance", "probe_overhead", "register_benchmark", "scaling", "tokens_saved",
 ]

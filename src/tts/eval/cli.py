@@ -38,6 +38,7 @@ def add_compare_commands(sub: Any) -> None:
               tts compare -s 'BF=budget_forcing:max_thinking_tokens=512|1024|2048' --benchmark math500 --limit 50
               tts compare --resume --output runs/table3      # continue after a crash
               tts compare report runs/table3
+              tts compare report runs/adaptive --reference 'budget_forcing:max_thinking_tokens=2048'
               tts compare merge runs/shard1 runs/shard2 --output runs/table3
             """),
     )
@@ -48,12 +49,19 @@ def add_compare_commands(sub: Any) -> None:
     report = more.add_parser("report", help="print the table and redraw the plots of a comparison directory")
     report.add_argument("directory", type=Path)
     report.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    _add_reference_flag(report)
     report.set_defaults(func=_report_command)
     merge = more.add_parser("merge", help="combine shard directories of one comparison into one")
     merge.add_argument("directories", type=Path, nargs="+")
     merge.add_argument("--output", type=Path, required=True, help="new directory for the merged comparison")
     merge.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    _add_reference_flag(merge)
     merge.set_defaults(func=_merge_command)
+
+
+def _add_reference_flag(parser: Any) -> None:
+    parser.add_argument("--reference", default=None, metavar="SETTING",
+                        help="setting id (or label of a one-setting method) to show tokens saved against")
 
 
 def _add_run_flags(compare: argparse.ArgumentParser) -> None:
@@ -87,6 +95,7 @@ def _add_run_flags(compare: argparse.ArgumentParser) -> None:
                     help="run every setting on its own (default: greedy budget sweeps share one pass)")
     io.add_argument("--grade-timeout", type=float, default=10.0, help="seconds per answer for math grading")
     io.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    _add_reference_flag(io)
     io.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -138,7 +147,7 @@ def _compare_command(args: argparse.Namespace) -> int:
     builtin = model["model"] == defaults.BUILTIN_MODEL
     comparison = Comparison(grid=grid, benchmark=benchmark, model=model, directory=directory, shard=shard,
                             grade_timeout=args.grade_timeout, one_pass_sweeps=not args.separate_runs,
-                            engine_options=_engine_options(args))
+                            engine_options=_engine_options(args), reference=args.reference)
 
     def factory() -> Any:
         return _build_engine(args, defaults.builtin_model() if builtin else path)
@@ -192,7 +201,7 @@ def _report_command(args: argparse.Namespace) -> int:
     log = read_run_log(find_samples_file(args.directory))
     if log.identity.get("kind") != "tts compare":
         raise TTSError(f"{str(args.directory)!r} was not written by tts compare; pass a comparison directory.")
-    summary = summarize(Grid.from_dict(log.identity["grid"]), log.records.values())
+    summary = summarize(Grid.from_dict(log.identity["grid"]), log.records.values(), reference=args.reference)
     _show(log.identity, summary, args.directory, plots=not args.no_plots)
     return 0
 
@@ -200,6 +209,6 @@ def _report_command(args: argparse.Namespace) -> int:
 def _merge_command(args: argparse.Namespace) -> int:
     from .shards import merge_directories
 
-    identity, summary = merge_directories(args.directories, args.output)
+    identity, summary = merge_directories(args.directories, args.output, reference=args.reference)
     _show(identity, summary, args.output, plots=not args.no_plots)
     return 0

@@ -51,6 +51,8 @@ class Comparison:
     #: Run greedy budget-forcing sweeps as one BudgetSweep pass (same tokens, shared prefixes).
     one_pass_sweeps: bool = True
     engine_options: dict[str, Any] = field(default_factory=dict)
+    #: A setting id (or one-setting method label) to report tokens saved against; not part of the identity.
+    reference: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """Everything that makes two runs' samples comparable; a resume must match it exactly."""
@@ -155,6 +157,10 @@ def run_comparison(comparison: Comparison, engine: Any = None, *, engine_factory
     from ..runlog import RunLog
 
     shard_pairs(list(comparison.grid.cells), [p.id for p in comparison.benchmark.problems], comparison.shard)  # checks
+    if comparison.reference is not None:
+        from .report import resolve_reference
+
+        comparison.reference = resolve_reference(comparison.grid, comparison.reference)  # a typo fails before the run
     check_directory(comparison.directory, comparison.samples_file, resume)
     with RunLog.open(comparison.samples_file, comparison.identity(), resume=resume) as log:
         session = _Session(comparison, log, progress)
@@ -204,17 +210,9 @@ class _Session:
 
     def persist(self, cell: Cell, problem: Any, result: ProblemResult) -> None:
         """Grade one finished problem's samples and append their lines (those not already in the log)."""
-        from .grading import grade_many
-
-        texts: list[str | None] = [s.answer_text for s in result.samples]
-        # A vote (majority or adaptive voting: a record with "votes") has its voted answer graded too: with
-        # adaptive sample counts, maj@k over the first k samples of every problem cannot stand for it.
-        voted = "votes" in result.aggregation
-        if voted:
-            texts.append(None if result.answer is None else f"Answer: {result.answer}")
-        grades = grade_many([problem] * len(texts), texts, timeout=self.comparison.grade_timeout)
-        aggregate = grades.pop() if voted else None
-        for key, record in sample_lines(cell.id, problem, result, grades, aggregate):
+        grades, aggregate, probes = grade_result(problem, result, self.comparison.grade_timeout)
+        for key, record in sample_lines(cell.id, problem, result, grades, aggregate_correct=aggregate,
+                                        probe_verdicts=probes):
             if key not in self.log.done:  # a problem cut between two of its samples is redone; keep lines once
                 self.log.append(key, record)
         self.bar.problem_done()
@@ -227,12 +225,49 @@ class _Session:
         return write_results(self.comparison, self.log.done, self.total, self.cache)
 
 
+def grade_result(problem: Any, result: ProblemResult, timeout: float) -> tuple[list[Any], bool, dict[str, bool]]:
+    """Grade a finished problem: each sample's answer, the returned answer, and every distinct probed answer.
+
+    The returned answer (``result.answer``) is a sample's answer text (stripped, by default) unless a strategy
+    aggregated; then it is an extracted answer (the vote's winner) and is graded as if the model had boxed it.
+    Its verdict is what "accuracy" means for a method that votes; the probes' verdicts give the first-correct
+    position. Each distinct probed answer is graded once.
+    """
+    from .grading import grade_many
+
+    texts = [s.answer_text for s in result.samples]
+    stripped = [t.strip() for t in texts]
+    probed = sorted({p["answer"] for s in result.samples for p in s.probes if p.get("answer") is not None})
+    aggregated = result.answer is not None and result.answer.strip() not in stripped
+    extra = probed + ([result.answer] if aggregated and result.answer not in probed else [])
+    grades = grade_many([problem] * (len(texts) + len(extra)), texts + [answer_as_text(a) for a in extra],
+                        timeout=timeout)
+    sample_grades, extra_grades = grades[: len(texts)], dict(zip(extra, grades[len(texts):]))
+    if result.answer is None:
+        aggregate = False
+    elif aggregated:
+        aggregate = bool(extra_grades[result.answer].correct)
+    else:
+        aggregate = bool(sample_grades[stripped.index(result.answer.strip())].correct)
+    return sample_grades, aggregate, {a: bool(extra_grades[a].correct) for a in probed}
+
+
+def answer_as_text(answer: str) -> str:
+    """An extracted answer as answer text the graders read: boxed, or after ``Answer:`` if its braces do not balance."""
+    depth = 0
+    for char in answer:
+        depth += (char == "{") - (char == "}")
+        if depth < 0:
+            break
+    return f"\\boxed{{{answer}}}" if depth == 0 else f"Answer: {answer}"
+
+
 def write_results(comparison: Comparison, records: Mapping[str, Mapping[str, Any]], total: int,
                   cache: dict[str, Any] | None = None) -> dict[str, Any]:
     """Rewrite ``results.json`` (config, versions, progress, per-setting and per-method metrics); return the summary."""
     from .report import summarize
 
-    summary = summarize(comparison.grid, records.values(), cache)
+    summary = summarize(comparison.grid, records.values(), cache, reference=comparison.reference)
     done = len(complete_problems(records))
     write_json_atomic(comparison.directory / RESULTS_FILE, results_document(comparison.identity(), summary, done, total,
                                                                             comparison.engine_options))
@@ -251,4 +286,5 @@ def results_document(identity: Mapping[str, Any], summary: Mapping[str, Any], do
         "progress": {"done": done, "total": total, "complete": done >= total},
         "methods": summary["methods"],
         "settings": summary["settings"],
+        "reference": summary.get("reference"),
     }

@@ -15,15 +15,20 @@ s1 (Muennighoff et al., 2025, §3.2, Eq. 1-3) scores the method by:
 Units: functions of 0/1 outcomes (``accuracy``, ``bootstrap_ci``, ``pass_at_k``...) return fractions in
 [0, 1]; ``control`` returns a percentage as the paper prints it; ``scaling`` and ``performance`` keep the
 units of the accuracies they are given.
+
+Adaptive compute (stopping early, probing, sampling in waves) is judged by what it saves at equal accuracy:
+:func:`tokens_saved` against a reference setting, :func:`probe_overhead` (what probing itself costs),
+:func:`first_correct_position` and :func:`overthinking` (how much thinking came after the answer had settled),
+and :func:`pareto_frontier` (the settings no other setting beats on both accuracy and tokens).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from itertools import combinations
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import TTSError
 
@@ -186,3 +191,139 @@ def _check_k(labels: Sequence[object], correct: Sequence[bool], k: int) -> None:
         raise MetricError(f"got {len(labels)} answers and {len(correct)} verdicts; pass one verdict per sample.")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(correct):
         raise MetricError(f"k must be an integer from 1 to the number of samples ({len(correct)}), got {k!r}.")
+
+
+class TokensSaved(NamedTuple):
+    """What a setting saves against a reference setting on the same problems, and at what accuracy.
+
+    Attributes:
+        saved: ``1 - tokens / reference_tokens``: the fraction of the reference's tokens not spent (negative when
+            the setting spent more).
+        tokens / reference_tokens: Mean tokens per problem of the setting and of the reference.
+        accuracy: The setting's mean per-problem score (a fraction).
+        reference: The reference's mean score with its bootstrap interval.
+        difference: The paired per-problem difference (setting minus reference) with its bootstrap interval.
+        accuracy_vs_reference: ``"equal"`` when ``accuracy`` lies within the reference's interval (inclusive),
+            else ``"higher"`` or ``"lower"``.
+    """
+
+    saved: float
+    tokens: float
+    reference_tokens: float
+    accuracy: float
+    reference: ConfidenceInterval
+    difference: ConfidenceInterval
+    accuracy_vs_reference: str
+
+    @property
+    def equal_accuracy(self) -> bool:
+        """True when the setting's accuracy is within the reference's confidence interval."""
+        return self.accuracy_vs_reference == "equal"
+
+
+def tokens_saved(setting_tokens: Sequence[float], setting_correct: Sequence[float], reference_tokens: Sequence[float],
+                 reference_correct: Sequence[float], *, confidence: float = 0.95, resamples: int = 10_000,
+                 seed: int = 0) -> TokensSaved:
+    """Tokens saved against a reference setting, reported with whether accuracy stayed equal.
+
+    All four sequences are per problem and aligned (the same problems in the same order): tokens spent on the
+    problem (all its samples, thinking + answer + probe tokens) and its score in [0, 1] (1/0 for the returned
+    answer, or the share of correct samples). "Equal accuracy" means the setting's accuracy lies within the
+    reference's :func:`bootstrap_ci` interval, the reading of "reaches X's accuracy within its confidence
+    interval"; the paired difference's interval is reported too (it contains 0 when the two are
+    indistinguishable problem by problem). Used for "tokens saved at equal accuracy".
+    """
+    n = len(reference_tokens)
+    if n == 0 or not len(setting_tokens) == len(setting_correct) == len(reference_correct) == n:
+        raise MetricError(f"tokens_saved needs the same problems for both settings, got {len(setting_tokens)} and "
+                          f"{n} token counts and {len(setting_correct)} and {len(reference_correct)} scores.")
+    spent, reference_spent = sum(setting_tokens) / n, sum(reference_tokens) / n
+    if reference_spent <= 0:
+        raise MetricError("tokens_saved needs a reference that spent tokens; its mean tokens per problem is 0.")
+    reference = bootstrap_ci(list(reference_correct), confidence=confidence, resamples=resamples, seed=seed)
+    difference = bootstrap_ci([a - b for a, b in zip(setting_correct, reference_correct)], confidence=confidence,
+                              resamples=resamples, seed=seed)
+    acc = sum(setting_correct) / n
+    tol = 1e-12  # the interval's ends come out of float means; an equal accuracy must not fall outside by round-off
+    verdict = "lower" if acc < reference.low - tol else "higher" if acc > reference.high + tol else "equal"
+    return TokensSaved(1.0 - spent / reference_spent, spent, reference_spent, acc, reference, difference, verdict)
+
+
+def probe_overhead(probe_tokens: Sequence[float], thinking_tokens: Sequence[float]) -> float:
+    """Probe tokens as a share of all thinking-side tokens: ``sum(probe) / (sum(probe) + sum(thinking))``.
+
+    ``probe_tokens[i]`` and ``thinking_tokens[i]`` belong to sample i (probe tokens: the probe text and what it
+    generated). A certainty-probing method that stops thinking early saves only what it does not spend on
+    probes; this is the part of its thinking budget it spent asking. 0.0 when nothing was spent at all.
+    """
+    if len(probe_tokens) != len(thinking_tokens) or len(probe_tokens) == 0:
+        raise MetricError(f"probe_overhead needs one probe and one thinking count per sample, got "
+                          f"{len(probe_tokens)} and {len(thinking_tokens)}.")
+    if any(t < 0 for t in probe_tokens) or any(t < 0 for t in thinking_tokens):
+        raise MetricError("probe_overhead got a negative token count; token counts are >= 0.")
+    probes, total = sum(probe_tokens), sum(probe_tokens) + sum(thinking_tokens)
+    return probes / total if total else 0.0
+
+
+def first_correct_position(probes: Sequence[Mapping[str, Any]], is_correct: Callable[[str | None], bool]) -> int | None:
+    """Where a sample's probed answer became right for good: a measure of overthinking.
+
+    ``probes`` are the sample's probes (each a mapping with ``"position"``, the thinking tokens so far when it
+    was asked, and ``"answer"``, the answer it gave or None), in any order; ``is_correct(answer)`` grades an
+    answer (None answers count as wrong without being asked). Returns the smallest probe position from which
+    every later probe, up to the last, was correct; None when the last probe was wrong or there are no probes.
+    Thinking after that position did not change the answer.
+    """
+    first: int | None = None
+    for probe in sorted(probes, key=lambda p: int(p["position"]), reverse=True):
+        answer = probe.get("answer")
+        if answer is None or not is_correct(answer):
+            break
+        first = int(probe["position"])
+    return first
+
+
+class Overthinking(NamedTuple):
+    """Thinking spent after the probed answer settled on the right one, over the samples where it did.
+
+    ``mean_fraction``: mean over settled samples of ``(thinking - first_correct) / thinking`` (None if none
+    settled); ``mean_tokens``: the same in tokens; ``settled``: samples whose probes ended right; ``samples``:
+    all samples given.
+    """
+
+    mean_fraction: float | None
+    mean_tokens: float | None
+    settled: int
+    samples: int
+
+
+def overthinking(first_positions: Sequence[int | None], thinking_tokens: Sequence[float]) -> Overthinking:
+    """Aggregate :func:`first_correct_position` over samples: how much thinking came after the answer was settled.
+
+    ``first_positions[i]`` is sample i's first-correct position (None: never settled on a right answer, left
+    out of the means), ``thinking_tokens[i]`` its thinking tokens.
+    """
+    if len(first_positions) != len(thinking_tokens):
+        raise MetricError(f"overthinking needs one position per sample, got {len(first_positions)} positions and "
+                          f"{len(thinking_tokens)} thinking counts.")
+    after = [(max(t - p, 0), t) for p, t in zip(first_positions, thinking_tokens) if p is not None]
+    if not after:
+        return Overthinking(None, None, 0, len(first_positions))
+    fractions = [a / t if t else 0.0 for a, t in after]
+    return Overthinking(sum(fractions) / len(after), sum(a for a, _ in after) / len(after), len(after),
+                        len(first_positions))
+
+
+def pareto_frontier(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the ``(tokens, accuracy)`` points no other point beats, by tokens ascending.
+
+    A point is on the frontier when no other point has at most its tokens and at least its accuracy, one of the
+    two strictly; of identical points only the first is kept. Reading the frontier left to right, accuracy
+    rises strictly: it is what the best method buys for each token budget.
+    """
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1], i))
+    frontier: list[int] = []
+    for i in order:
+        if not frontier or points[i][1] > points[frontier[-1]][1]:
+            frontier.append(i)
+    return frontier

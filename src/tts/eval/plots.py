@@ -2,7 +2,12 @@
 
 * ``accuracy_vs_thinking.png`` — accuracy against average thinking tokens on a log2 axis, one line per method,
   as the paper's Figures 1 and 4;
-* ``at_k.png`` — maj@k and pass@k against k for every setting with more than one sample per problem.
+* ``at_k.png`` — maj@k and pass@k against k for every setting with more than one sample per problem;
+* ``frontier.png`` — accuracy of the returned answers against total tokens per problem (thinking + answer + probe
+  tokens of all its samples) on a log2 axis, one marker style per method and the Pareto frontier over all of them:
+  where adaptive compute (early exit, probing, waves) and fixed budgets can be compared on one scale.
+
+matplotlib is imported inside the functions only (``import tts`` never loads it).
 """
 
 from __future__ import annotations
@@ -73,9 +78,51 @@ def plot_at_k(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path | None
     return path
 
 
+_MARKERS = "osD^vP*Xh<>"
+
+
+def plot_frontier(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path:
+    """Final accuracy (%) against average total tokens per problem (log2 x), every method, the frontier drawn.
+
+    Each method is a line through its settings in sweep order, with its own marker; the Pareto frontier
+    (:func:`tts.eval.metrics.pareto_frontier`: no other setting has fewer tokens and higher accuracy) is a dashed
+    black step line through the settings on it. Accuracy is that of the answer returned per problem (the vote,
+    for several samples), so voting and single-sample methods sit on one scale.
+    """
+    from .metrics import pareto_frontier
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    points: list[tuple[float, float]] = []
+    for number, method in enumerate(grid.methods):
+        present = [summary["settings"][c] for c in method.cells if c in summary["settings"]]
+        if not present:
+            continue
+        x = [max(p["avg_problem_tokens"], 1.0) for p in present]
+        y = [p["final_accuracy"] for p in present]
+        points += zip(x, y)
+        ax.plot(x, y, marker=_MARKERS[number % len(_MARKERS)], linestyle="-", alpha=0.85, label=method.label)
+    frontier = [points[i] for i in pareto_frontier(points)]
+    if frontier:
+        ax.step([p[0] for p in frontier], [p[1] for p in frontier], where="post", color="black", linestyle="--",
+                linewidth=1.2, label="frontier", zorder=3)
+    top = max([10.0, *(p[1] for p in points)])
+    ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("average total tokens per problem (thinking + answer + probes, log2)")
+    ax.set_ylabel("accuracy of the returned answer (%)")
+    ax.set_title(f"{grid.name}: accuracy vs total tokens")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def write_plots(grid: Grid, summary: Mapping[str, Any], directory: Path) -> list[Path]:
     """Draw every plot that has data into ``directory``; return the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = [plot_accuracy_vs_thinking(grid, summary, directory / "accuracy_vs_thinking.png")]
     at_k = plot_at_k(grid, summary, directory / "at_k.png")
-    return written + ([at_k] if at_k else [])
+    return written + ([at_k] if at_k else []) + [plot_frontier(grid, summary, directory / "frontier.png")]

@@ -1,5 +1,6 @@
 """From sample lines to the paper's numbers: per-setting accuracy and thinking, per-method Control / Scaling /
-Performance, and the Table-3-style text summary.
+Performance, and the Table-3-style text summary; for adaptive compute, the total tokens each setting spent
+(probes included), the accuracy of the answers it returned, and what it saved against a reference setting.
 
 Everything here is a pure function of the grid and the sample records, so ``tts compare report DIR`` prints
 exactly what the run printed, and a resumed or merged run prints what an uninterrupted one would.
@@ -10,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..errors import did_you_mean
 from . import metrics
-from .grid import Grid, cell_settings_summary
+from .grid import Grid, GridError, cell_settings_summary
 
 #: Seed of the bootstrap, fixed so a summary is a function of the records alone.
 BOOTSTRAP_SEED = 0
@@ -53,11 +55,13 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
         # Adaptive strategies draw different numbers of samples per problem; n above is the smallest.
         "avg_samples_per_problem": sum(map(len, problems.values())) / len(problems),
     }
-    voted = [samples[0].get("aggregate_correct") for samples in problems.values()]
-    if all(v is not None for v in voted):  # the accuracy of the voted answer, one verdict per problem
-        votes = [100.0 * bool(v) for v in voted]
-        vote_ci = metrics.bootstrap_ci(votes, seed=BOOTSTRAP_SEED)
-        out["vote_accuracy"], out["vote_ci"] = vote_ci.estimate, [vote_ci.low, vote_ci.high]
+    out.update(_token_metrics(problems))
+    final = [100.0 * _final_correct(samples) for samples in problems.values()]
+    final_ci = ci if final == scores else metrics.bootstrap_ci(final, seed=BOOTSTRAP_SEED)
+    out["final_accuracy"], out["final_ci"] = sum(final) / len(final), [final_ci.low, final_ci.high]
+    probed = [s for samples in problems.values() for s in samples if s.get("probes")]
+    if probed:
+        out["overthinking"] = _overthinking(probed)
     if n > 1:
         correct = [c[:n] for c in per_problem]
         labels = [metrics.answer_labels([s.get("extracted") for s in samples][:n]) for samples in problems.values()]
@@ -65,6 +69,86 @@ def setting_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]], budget:
         out["maj_at_k"] = {str(k): _mean(metrics.maj_at_k(lab, c, k) for lab, c in zip(labels, correct)) for k in _ks(n)}
         out["cov_at_k"] = {str(k): _mean(metrics.cov_at_k(c, k) for c in correct) for k in _ks(n)}
     return out
+
+
+def sample_tokens(record: Mapping[str, Any]) -> int:
+    """All tokens one sample cost: thinking + answer + probe tokens (0 probe tokens in records made before probes)."""
+    return int(record["num_thinking_tokens"]) + int(record["num_answer_tokens"]) + int(record.get("num_probe_tokens", 0))
+
+
+def problem_tokens(samples: Sequence[Mapping[str, Any]]) -> int:
+    """All tokens one problem cost under a setting: every sample's thinking, answer and probe tokens."""
+    return sum(sample_tokens(s) for s in samples)
+
+
+def _token_metrics(problems: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    records = [s for samples in problems.values() for s in samples]
+    probe = [int(s.get("num_probe_tokens", 0)) for s in records]
+    thinking = [int(s["num_thinking_tokens"]) for s in records]
+    return {
+        "avg_probe_tokens": sum(probe) / len(records),
+        "avg_total_tokens": sum(map(sample_tokens, records)) / len(records),
+        "avg_problem_tokens": sum(map(problem_tokens, problems.values())) / len(problems),
+        "probe_overhead": 100.0 * metrics.probe_overhead(probe, thinking),
+    }
+
+
+def _final_correct(samples: Sequence[Mapping[str, Any]]) -> bool:
+    """Is the problem's returned answer right? Records made before that verdict was kept: the sample, or the vote."""
+    verdict = samples[0].get("aggregate_correct")
+    if verdict is not None:
+        return bool(verdict)
+    if len(samples) == 1:
+        return bool(samples[0]["correct"])
+    labels = metrics.answer_labels([s.get("extracted") for s in samples])
+    return metrics.maj_at_k(labels, [bool(s["correct"]) for s in samples], len(samples))
+
+
+def _overthinking(probed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How much of the probed samples' thinking came after their probed answer was right for good."""
+    firsts = []
+    for record in probed:
+        right = {p["answer"] for p in record["probes"] if p.get("answer") is not None and p.get("correct")}
+        firsts.append(metrics.first_correct_position(record["probes"], right.__contains__))
+    summary = metrics.overthinking(firsts, [int(r["num_thinking_tokens"]) for r in probed])
+    return {"after_first_correct": None if summary.mean_fraction is None else 100.0 * summary.mean_fraction,
+            "tokens_after_first_correct": summary.mean_tokens, "settled": summary.settled,
+            "probed_samples": summary.samples}
+
+
+def saved_vs_reference(problems: Mapping[str, Sequence[Mapping[str, Any]]], reference_id: str,
+                       reference: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any] | None:
+    """Tokens a setting saved against the reference setting on the problems both ran, and at what accuracy.
+
+    Tokens are per problem (every sample, probes included), accuracy is that of the returned answers
+    (:func:`tts.eval.metrics.tokens_saved`); None when the two share no problem yet.
+    """
+    common = [doc for doc in problems if doc in reference]
+    if not common:
+        return None
+    result = metrics.tokens_saved([problem_tokens(problems[d]) for d in common],
+                                  [float(_final_correct(problems[d])) for d in common],
+                                  [problem_tokens(reference[d]) for d in common],
+                                  [float(_final_correct(reference[d])) for d in common], seed=BOOTSTRAP_SEED)
+    return {"reference": reference_id, "problems": len(common), "saved": 100.0 * result.saved,
+            "accuracy_vs_reference": result.accuracy_vs_reference, "equal_accuracy": result.equal_accuracy,
+            "reference_ci": [100.0 * result.reference.low, 100.0 * result.reference.high],
+            "difference_ci": [100.0 * result.difference.low, 100.0 * result.difference.high]}
+
+
+def resolve_reference(grid: Grid, name: str) -> str:
+    """The setting id ``--reference NAME`` means: a setting id, or the label of a method with one setting."""
+    if name in grid.cells:
+        return name
+    for method in grid.methods:
+        if method.label == name:
+            if len(method.cells) == 1:
+                return method.cells[0]
+            raise GridError(f"method {name!r} has {len(method.cells)} settings; pass one setting id as --reference, "
+                            f"one of: {', '.join(repr(c) for c in method.cells)}.")
+    choices = [m.label for m in grid.methods] + list(grid.cells)
+    raise GridError(f"--reference {name!r} is neither a setting id nor a method label of this comparison"
+                    f"{did_you_mean(name, choices)}; methods: {', '.join(repr(m.label) for m in grid.methods)}.")
 
 
 def _mean(verdicts: Iterable[bool]) -> float:
@@ -85,15 +169,18 @@ def method_metrics(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def summarize(grid: Grid, records: Iterable[Mapping[str, Any]],
-              cache: dict[str, tuple[int, dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """``{"settings": {id: metrics}, "methods": {label: metrics}}`` over the records present.
+def summarize(grid: Grid, records: Iterable[Mapping[str, Any]], cache: dict[Any, tuple[Any, dict[str, Any]]] | None = None,
+              reference: str | None = None) -> dict[str, Any]:
+    """``{"settings": {id: metrics}, "methods": {label: metrics}, "reference": id}`` over the records present.
 
     ``cache`` (kept by the caller between calls) skips settings whose number of records has not changed since
     the last call — records are only ever added — so rewriting results.json during a long run stays cheap.
+    ``reference`` (a setting id or one-setting method label, :func:`resolve_reference`) adds each setting's
+    ``saved_vs_reference``.
     """
     grouped = _by_problem(records)
     cache = {} if cache is None else cache
+    reference = None if reference is None else resolve_reference(grid, reference)
     settings = {}
     for cid, cell in grid.cells.items():
         if cid not in grouped:
@@ -102,12 +189,18 @@ def summarize(grid: Grid, records: Iterable[Mapping[str, Any]],
         if cache.get(cid, (-1,))[0] != count:
             cache[cid] = (count, setting_metrics(grouped[cid], cell.budget))
         settings[cid] = cache[cid][1]
+        if reference is not None and reference in grouped:
+            counts = (count, sum(map(len, grouped[reference].values())))
+            key = ("saved", cid, reference)
+            if cache.get(key, (None,))[0] != counts:
+                cache[key] = (counts, {"saved": saved_vs_reference(grouped[cid], reference, grouped[reference])})
+            settings[cid] = {**settings[cid], "saved_vs_reference": cache[key][1]["saved"]}
     methods = {}
     for method in grid.methods:
         present = [settings[cid] for cid in method.cells if cid in settings]
         if present:
             methods[method.label] = method_metrics(present)
-    return {"settings": settings, "methods": methods}
+    return {"settings": settings, "methods": methods, "reference": reference}
 
 
 def _num(value: float | None, fmt: str, suffix: str = "") -> str:
@@ -124,15 +217,37 @@ def format_summary(grid: Grid, summary: Mapping[str, Any], *, title: str = "") -
             f"{label:<{width}}{_num(m['control'], '.0f', '%'):>9}{_num(m['scaling'], '.1f'):>9}"
             f"{_num(m['performance'], '.1f'):>13}{m['settings']:>10}"
         )
-    rows = [(method.label, cell_settings_summary(grid.cells[cid]), summary["settings"][cid])
+    rows = [(method.label, cell_settings_summary(grid.cells[cid]), summary["settings"][cid], cid)
             for method in grid.methods for cid in method.cells if cid in summary["settings"]]
     column = max([len(r[1]) for r in rows] + [7]) + 2
+    reference = summary.get("reference")
+    saved = f"{'saved vs reference':>22}" if reference else ""
     lines.append("")
-    lines.append(f"{'method':<{width}}{'setting':<{column}}{'accuracy (95% CI)':>20}{'thinking':>10}{'n':>4}{'problems':>10}")
-    for label, setting, s in rows:
+    lines.append(f"{'method':<{width}}{'setting':<{column}}{'accuracy (95% CI)':>20}{'final':>7}{'thinking':>10}"
+                 f"{'probe':>8}{'total':>10}{'n':>4}{'problems':>10}{saved}")
+    for label, setting, s, cid in rows:
         acc = f"{s['accuracy']:.1f} [{s['ci'][0]:.1f}, {s['ci'][1]:.1f}]"
-        lines.append(f"{label:<{width}}{setting:<{column}}{acc:>20}{s['avg_thinking_tokens']:>10.1f}"
-                     f"{s['samples_per_problem']:>4}{s['problems']:>10}")
+        lines.append(f"{label:<{width}}{setting:<{column}}{acc:>20}{s['final_accuracy']:>7.1f}"
+                     f"{s['avg_thinking_tokens']:>10.1f}{s['avg_probe_tokens']:>8.1f}{s['avg_problem_tokens']:>10.1f}"
+                     f"{s['samples_per_problem']:>4}{s['problems']:>10}{_saved_cell(s, cid, reference)}")
     lines.append("Control: settings whose average thinking stays within the budget. Scaling: mean slope of "
                  "accuracy (points) over log2(thinking tokens), as the paper's Table 3. Performance: best accuracy.")
+    lines.append("accuracy: per sample (pass@1); final: of the answer returned per problem (the vote, for several "
+                 "samples); thinking, probe: tokens per sample; total: thinking + answer + probe tokens per problem.")
+    if reference:
+        lines.append(f"saved vs reference: share of {reference}'s total tokens not spent on the problems both ran; "
+                     "equal/higher/lower: final accuracy against the reference's 95% CI.")
     return "\n".join(lines)
+
+
+def _saved_cell(setting: Mapping[str, Any], cid: str, reference: str | None) -> str:
+    if not reference:
+        return ""
+    saved = setting.get("saved_vs_reference")
+    if cid == reference:
+        text = "(reference)"
+    elif saved is None:
+        text = "-"
+    else:
+        text = f"{saved['saved']:.1f}% ({saved['accuracy_vs_reference']})"
+    return f"{text:>22}"

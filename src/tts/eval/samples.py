@@ -2,8 +2,9 @@
 
 One sample line per problem x sample x setting, keyed ``[setting, doc_id, sample]``, in the spirit of
 lm-evaluation-harness's ``samples_<task>.jsonl`` (``doc_id``, ``target``, ``prompt_hash``) plus what test-time
-scaling needs: thinking and answer text and token counts, the interventions (each "Wait", each forced answer),
-the extracted answer and the verdict. The samples file is a :class:`tts.runlog.RunLog`; ``results.json`` is
+scaling needs: thinking and answer text and token counts (probe tokens apart), the interventions (each "Wait",
+each forced answer), the probes with their graded answers, the extracted answer and the verdict, and the
+verdict on the problem's returned answer (the vote, when there are several samples). The samples file is a :class:`tts.runlog.RunLog`; ``results.json`` is
 derived from it and rewritten atomically (write a temporary file, then rename), so either the old or the new
 version is on disk, never half of one.
 """
@@ -60,12 +61,19 @@ def _interventions(sample: SampleResult) -> list[dict[str, Any]]:
     ]
 
 
-def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list[Any],
-                 aggregate_grade: Any = None) -> list[tuple[str, dict[str, Any]]]:
+def _probes(sample: SampleResult, verdicts: dict[str, bool]) -> list[dict[str, Any]]:
+    # A probe's text is a few tokens; kept with its verdict so the first-correct position can be read later.
+    return [{**probe, "correct": None if probe.get("answer") is None else verdicts.get(probe["answer"], False)}
+            for probe in sample.probes]
+
+
+def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list[Any], *,
+                 aggregate_correct: bool | None = None,
+                 probe_verdicts: dict[str, bool] | None = None) -> list[tuple[str, dict[str, Any]]]:
     """``(key, record)`` for each sample of ``result``: one problem's run under one setting, graded.
 
-    ``aggregate_grade`` grades the problem's aggregated answer (a vote), when a strategy aggregated; every line
-    of the problem carries it as ``aggregate_correct`` (None without one).
+    ``aggregate_correct`` is the verdict on the problem's returned answer (the vote, for several samples);
+    ``probe_verdicts`` maps each probed answer to its verdict (:func:`tts.eval.compare.grade_result`).
     """
     lines = []
     for index, (sample, grade) in enumerate(zip(result.samples, grades)):
@@ -83,6 +91,8 @@ def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list
             "answer": sample.answer_text,
             "num_thinking_tokens": sample.num_thinking_tokens,
             "num_answer_tokens": sample.num_answer_tokens,
+            "num_probe_tokens": sample.num_probe_tokens,
+            "probes": _probes(sample, probe_verdicts or {}),
             "thinking_finish_reason": sample.thinking_finish_reason,
             "answer_finish_reason": sample.answer_finish_reason,
             "accepted": sample.accepted,
@@ -90,7 +100,7 @@ def sample_lines(setting: str, problem: Any, result: ProblemResult, grades: list
             "branch": getattr(sample, "branch", None),
             "interventions": _interventions(sample),
             "aggregate_answer": result.answer,
-            "aggregate_correct": None if aggregate_grade is None else bool(aggregate_grade.correct),
+            "aggregate_correct": aggregate_correct,
             "extracted": grade.extracted,
             "reference": grade.reference,
             "correct": bool(grade.correct),

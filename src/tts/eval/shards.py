@@ -99,16 +99,17 @@ def merge_inputs(directories: Sequence[Path]) -> tuple[dict[str, Any], dict[str,
     return shared, records, shards
 
 
-def merge_directories(directories: Sequence[Path], output: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def merge_directories(directories: Sequence[Path], output: Path,
+                      reference: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Merge shard directories into ``output`` (a new directory); return (identity, summary).
 
     The merged samples file holds every input line once, in grid order; ``results.json`` says how much of the
-    grid the shards covered.
+    grid the shards covered, and, with ``reference``, what each setting saved against it.
     """
     from ..runlog import RunLog
     from .compare import check_directory, results_document
     from .grid import Grid
-    from .report import summarize
+    from .report import resolve_reference, summarize
     from .samples import RESULTS_FILE, complete_problems, samples_path, write_json_atomic
 
     shared, records, _ = merge_inputs(directories)
@@ -116,13 +117,15 @@ def merge_directories(directories: Sequence[Path], output: Path) -> tuple[dict[s
     target = samples_path(output, identity["benchmark"]["name"])
     check_directory(output, target, resume=False)
     grid = Grid.from_dict(identity["grid"])
+    if reference is not None:
+        reference = resolve_reference(grid, reference)  # before anything is written
     order = {cid: i for i, cid in enumerate(grid.cells)}
     docs = {doc: i for i, doc in enumerate(identity["benchmark"]["doc_ids"])}
     ranked = sorted(records.items(), key=lambda kv: (order[kv[1]["setting"]], docs[kv[1]["doc_id"]], kv[1]["sample"]))
     with RunLog.open(target, identity, resume=False, forbid=[find_samples_file(d) for d in directories]) as log:
         for key, record in ranked:
             log.append(key, record)
-    summary = summarize(grid, records.values())
+    summary = summarize(grid, records.values(), reference=reference)
     total = len(grid.cells) * len(docs)
     write_json_atomic(output / RESULTS_FILE, results_document(identity, summary, len(complete_problems(records)), total))
     return identity, summary

@@ -107,11 +107,16 @@ class MajorityVoting(Strategy):
         return math.exp(sum(generated) / len(generated)) if generated else 0.0
 
     def _equivalence(self) -> Equivalence:
-        if self.equivalence == "simple":
-            return simple_equivalent
-        if self.equivalence == "math-verify":
-            return math_verify_equivalence()  # shared: one worker process for the whole run, not one per problem
-        return default_equivalence()
+        return equivalence_named(self.equivalence)
+
+
+def equivalence_named(name: str) -> Equivalence:
+    """The answer equivalence a voting strategy's ``equivalence`` setting names (auto, simple, math-verify)."""
+    if name == "simple":
+        return simple_equivalent
+    if name == "math-verify":
+        return math_verify_equivalence()  # shared: one worker process for the whole run, not one per problem
+    return default_equivalence()
 
 
 def tts_register_strategies(register) -> None:  # type: ignore[no-untyped-def]
