@@ -153,7 +153,8 @@ class DeepConf(Strategy):
     def tts_aggregate(self, problem_index: int, samples: list[SampleState], config: RunConfig) -> Aggregation:
         problem = self._problems.pop(problem_index, {})
         threshold = problem.get("threshold")
-        vote, kept, scores = self._vote(samples, config, threshold, detailed=True)
+        answers = self._answers(samples, config)
+        vote, kept, scores = self._vote(samples, config, threshold, answers=answers, detailed=True)
         for s, score in zip(samples, scores):
             self.state(s)["score"] = None if math.isnan(score) else score
         details: dict[str, Any] = {
@@ -164,15 +165,16 @@ class DeepConf(Strategy):
             "consensus_stop": bool(problem.get("consensus")),
             "waves": problem.get("waves", []),
             "votes": [{"sample_index": s.sample_index, "answer": a, "score": None if math.isnan(x) else x, "kept": i in kept}
-                      for i, (s, a, x) in enumerate(zip(samples, self._answers(samples, config), scores))],
-            "groups": [{"answer": self._answers(samples, config)[g[0]], "weight": w} for g, w in zip(vote.groups, vote.weights)],
+                      for i, (s, a, x) in enumerate(zip(samples, answers, scores))],
+            "groups": [{"answer": answers[g[0]], "weight": w} for g, w in zip(vote.groups, vote.weights)],
             "share": vote.share,
         }
         return Aggregation(answer=vote.answer, details=details)
 
-    def _vote(self, samples: list[SampleState], config: RunConfig, threshold: float | None, *, detailed: bool = False) -> Any:
+    def _vote(self, samples: list[SampleState], config: RunConfig, threshold: float | None, *,
+              answers: list[str | None] | None = None, detailed: bool = False) -> Any:
         """The weighted vote over the traces that count (and, with ``detailed``, which were kept, and all scores)."""
-        answers = self._answers(samples, config)
+        answers = self._answers(samples, config) if answers is None else answers
         scores = [self._score(s, self.confidence) for s in samples]
         finished = [i for i, s in enumerate(samples) if "stopped_at" not in self.state(s) and answers[i] is not None]
         if self.mode == "offline":
@@ -181,8 +183,9 @@ class DeepConf(Strategy):
         else:
             gate = [self._score(samples[i], "lowest_group") for i in finished]
             kept = {i for i, g in zip(finished, gate) if threshold is None or math.isnan(g) or g >= threshold} or set(finished)
-        weights = [(scores[i] if self.weighted else 1.0) if i in kept else math.nan for i in range(len(samples))]
-        weights = [0.0 if (i in kept and math.isnan(w)) else w for i, w in enumerate(weights)]
+        # Traces left out cast no vote (NaN); a kept trace without a confidence votes with weight 0.
+        weights = [math.nan if i not in kept else 1.0 if not self.weighted else 0.0 if math.isnan(scores[i]) else scores[i]
+                   for i in range(len(samples))]
         vote = weighted_vote(answers, weights, equivalent=self._equivalence(), time_limit=float(self.grouping_time_limit))
         return (vote, kept, scores) if detailed else vote
 
