@@ -4,7 +4,8 @@
 
 Greedy budget forcing at 1,024 thinking tokens over a small random model (hidden 384, 6 layers, about 10M
 parameters, so that recomputing a prefix costs what it would on a real model rather than Python overhead), built
-with weak end-of-thinking logits (most traces reach the budget), three ways, interleaved, best of ``--repeats`` after a warm-up:
+with weak end-of-thinking logits and ``min_thinking_tokens`` equal to the budget (every trace thinks exactly 1,024
+tokens: a random model ends its thinking early, and a short trace measures nothing), three ways, interleaved, best of ``--repeats`` after a warm-up:
 
 (a) no probes;
 (b) ``CertaintyProbe(chunk_size=128)`` whose probes never agree (so the traces are identical to (a)): 7 probes
@@ -57,10 +58,10 @@ def main() -> None:
     never = dict(chunk_size=CHUNK, agreement=10_000, probe_tokens=ANSWER)
 
     def plain(engine: Any) -> list[tts.ProblemResult]:
-        return tts.run(engine, questions, [BudgetForcing(max_thinking_tokens=BUDGET)], max_answer_tokens=ANSWER)
+        return tts.run(engine, questions, [BudgetForcing(max_thinking_tokens=BUDGET, min_thinking_tokens=BUDGET)], max_answer_tokens=ANSWER)
 
     def probed(engine: Any) -> list[tts.ProblemResult]:
-        return tts.run(engine, questions, [CertaintyProbe(**never), BudgetForcing(max_thinking_tokens=BUDGET)],
+        return tts.run(engine, questions, [CertaintyProbe(**never), BudgetForcing(max_thinking_tokens=BUDGET, min_thinking_tokens=BUDGET)],
                        max_answer_tokens=ANSWER)
 
     runs = {"plain": lambda: plain(shared), "probed": lambda: probed(shared), "unshared": lambda: probed(unshared)}

@@ -215,7 +215,10 @@ def test_probes_leave_tokens_identical_on_each_engine(engine) -> None:
     early = tts.run(engine, questions, [CertaintyProbe(chunk_size=8, agreement=1, hesitation=[]),
                                         BudgetForcing(max_thinking_tokens=64)], max_answer_tokens=12)
     exits = 0
-    for r in early:  # one probe with an answer ends thinking at the first chunk boundary
+    for a, r in zip(alone, early):  # one probe with an answer ends thinking at the first chunk boundary
+        if a.samples[0].num_thinking_tokens < 8:  # random weights may end thinking before the first probe
+            assert not r.samples[0].probes and "certainty_probe" not in r.samples[0].extra
+            continue
         state = r.samples[0].extra["certainty_probe"]
         if state["answers"][0] is not None:
             exits += 1
