@@ -8,7 +8,7 @@ with weak end-of-thinking logits and ``min_thinking_tokens`` equal to the budget
 tokens: a random model ends its thinking early, and a short trace measures nothing), three ways, interleaved, best of ``--repeats`` after a warm-up:
 
 (a) no probes;
-(b) ``CertaintyProbe(chunk_size=128)`` whose probes never agree (so the traces are identical to (a)): 7 probes
+(b) ``CertaintyProbe(chunk_size=128)`` whose probes never agree (so the traces are identical to (a)): 8 probes
     per trace, each starting from the sample's KV cache (``HFEngine.fork``);
 (c) the same probes on an engine whose ``fork`` is switched off, so each probe recomputes its whole prefix.
 

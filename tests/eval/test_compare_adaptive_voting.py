@@ -8,7 +8,7 @@ from pathlib import Path
 from tts.eval.benchmarks import load_benchmark
 from tts.eval.compare import Comparison, run_comparison
 from tts.eval.gridfiles import load_grid
-from tts.eval.report import setting_metrics
+from tts.eval.report import format_summary, setting_metrics
 
 GRID = """
 name = "adaptive-test"
@@ -62,3 +62,9 @@ def test_adaptive_voting_in_a_toml_grid(hf_engine, tmp_path: Path) -> None:
     assert adaptive["problems"] == 3 and sum(1 for x in lines if x["setting"].startswith("adaptive")) == sum(drawn.values())
     # The same samples, so the same votes: adaptive voting stops only where the greedy vote was already unanimous.
     assert adaptive["final_accuracy"] == voting["final_accuracy"]
+    # The table's n column: voting's count, adaptive voting's mean where problems drew different numbers.
+    table = {line.split()[0]: line.split() for line in format_summary(grid, summary).splitlines()
+             if line.startswith(("voting ", "adaptive "))}
+    mean = adaptive["avg_samples_per_problem"]
+    assert table["voting"][-2] == "6"
+    assert table["adaptive"][-2] == (f"{mean:.1f}" if mean != int(mean) else str(int(mean)))

@@ -30,6 +30,12 @@ def _by_problem(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, lis
     return out
 
 
+def _samples_cell(s: Mapping[str, Any]) -> str:
+    """Samples per problem: the count, or its mean where an adaptive strategy drew different numbers."""
+    mean = s.get("avg_samples_per_problem", s["samples_per_problem"])
+    return str(s["samples_per_problem"]) if mean == s["samples_per_problem"] else f"{mean:.1f}"
+
+
 def _ks(n: int) -> list[int]:
     ks = [k for k in (2**i for i in range(12)) if k <= n]
     return ks + ([n] if n not in ks else [])
@@ -224,16 +230,17 @@ def format_summary(grid: Grid, summary: Mapping[str, Any], *, title: str = "") -
     saved = f"{'saved vs reference':>22}" if reference else ""
     lines.append("")
     lines.append(f"{'method':<{width}}{'setting':<{column}}{'accuracy (95% CI)':>20}{'final':>7}{'thinking':>10}"
-                 f"{'probe':>8}{'total':>10}{'n':>4}{'problems':>10}{saved}")
+                 f"{'probe':>8}{'total':>10}{'n':>6}{'problems':>10}{saved}")
     for label, setting, s, cid in rows:
         acc = f"{s['accuracy']:.1f} [{s['ci'][0]:.1f}, {s['ci'][1]:.1f}]"
         lines.append(f"{label:<{width}}{setting:<{column}}{acc:>20}{s['final_accuracy']:>7.1f}"
                      f"{s['avg_thinking_tokens']:>10.1f}{s['avg_probe_tokens']:>8.1f}{s['avg_problem_tokens']:>10.1f}"
-                     f"{s['samples_per_problem']:>4}{s['problems']:>10}{_saved_cell(s, cid, reference)}")
+                     f"{_samples_cell(s):>6}{s['problems']:>10}{_saved_cell(s, cid, reference)}")
     lines.append("Control: settings whose average thinking stays within the budget. Scaling: mean slope of "
                  "accuracy (points) over log2(thinking tokens), as the paper's Table 3. Performance: best accuracy.")
     lines.append("accuracy: per sample (pass@1); final: of the answer returned per problem (the vote, for several "
-                 "samples); thinking, probe: tokens per sample; total: thinking + answer + probe tokens per problem.")
+                 "samples); thinking, probe: tokens per sample; total: thinking + answer + probe tokens per problem; "
+                 "n: samples per problem (their mean where a strategy draws fewer on some problems).")
     if reference:
         lines.append(f"saved vs reference: share of {reference}'s total tokens not spent on the problems both ran; "
                      "equal/higher/lower: final accuracy against the reference's 95% CI.")
