@@ -28,6 +28,20 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish(plt: Any, fig: Any, ax: Any, path: Path, *, xlabel: str, ylabel: str, title: str, legend: str) -> Path:
+    """The look every plot shares (log2 x axis, labels, grid, legend), then write ``path`` and close the figure."""
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=legend)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path:
     """Accuracy (%) against average thinking tokens (log2 x), one line per method in sweep order."""
     plt = _pyplot()
@@ -42,16 +56,8 @@ def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path
         top = max([top, *y])
         ax.plot(x, y, marker="o", label=method.label)
     ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("average thinking tokens (log2)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{grid.name}: accuracy vs thinking")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, path, xlabel="average thinking tokens (log2)", ylabel="accuracy (%)",
+                   title=f"{grid.name}: accuracy vs thinking", legend="small")
 
 
 def plot_at_k(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path | None:
@@ -66,16 +72,8 @@ def plot_at_k(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path | None
         line = ax.plot(ks, list(s["maj_at_k"].values()), marker="o", label=f"maj@k {cid[:40]}")[0]
         ax.plot(ks, list(s["pass_at_k"].values()), marker="x", linestyle="--", color=line.get_color(),
                 label=f"pass@k {cid[:40]}")
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (samples)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{grid.name}: parallel scaling")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="x-small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, path, xlabel="k (samples)", ylabel="accuracy (%)",
+                   title=f"{grid.name}: parallel scaling", legend="x-small")
 
 
 _MARKERS = "osD^vP*Xh<>"
@@ -108,16 +106,9 @@ def plot_frontier(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path:
                 linewidth=1.2, label="frontier", zorder=3)
     top = max([10.0, *(p[1] for p in points)])
     ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("average total tokens per problem (thinking + answer + probes, log2)")
-    ax.set_ylabel("accuracy of the returned answer (%)")
-    ax.set_title(f"{grid.name}: accuracy vs total tokens")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, path, xlabel="average total tokens per problem (thinking + answer + probes, log2)",
+                   ylabel="accuracy of the returned answer (%)", title=f"{grid.name}: accuracy vs total tokens",
+                   legend="small")
 
 
 def write_plots(grid: Grid, summary: Mapping[str, Any], directory: Path) -> list[Path]:
