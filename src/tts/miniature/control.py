@@ -4,7 +4,8 @@ The paper trains one model on traces that carry ``Think for up to N tokens.`` (T
 the step countdown (SCC). Here both are fine-tuned from the main model's weights on traces that all carry
 their instruction and follow it (:func:`tts.miniature.teacher.teach` with ``control="tcc"`` / ``"scc"``) — a
 deviation from the paper, which trains them like the main model: at this scale the main model's 1,000 steps
-are what it takes to learn the arithmetic at all, and a short fine-tune then teaches the instruction.
+are what it takes to learn the arithmetic at all, and a short fine-tune (:data:`CONTROL_TRAIN`, ~3-4 minutes
+on one CPU thread) then teaches the instruction.
 
 :func:`measure_tcc` runs token-conditional control (alone, or with budget forcing at N) at the teacher's
 budgets and reports Control (s1 Eq. 1 on mean thinking tokens, and the stricter reading on each setting's
@@ -27,8 +28,10 @@ from .tasks import draw
 from .teacher import SCC_MARKER, teach
 from .train import TrainConfig
 
-#: Fine-tuning recipe of the control models: 40 steps x 32, peak lr 5e-4, one cosine (no re-planned schedule).
-CONTROL_TRAIN = TrainConfig(steps=40, batch_size=32, lr=5e-4, seed=0, initial_schedule=None)
+#: Fine-tuning recipe of the control models: 300 steps x 32 (9,600 traces, each once), peak lr 1e-3, one cosine.
+#: Measured on the shipped model: 40 steps at 5e-4 did not teach either instruction (the appended sentence
+#: still threw the model's reading of the question off: 12-14% accuracy under TCC, countdowns right on 0-32%).
+CONTROL_TRAIN = TrainConfig(steps=300, batch_size=32, lr=1e-3, seed=0, initial_schedule=None)
 #: Seed offsets of the control models' problems (training split, never held-out or pool questions).
 CONTROL_SALT = {"tcc": 101, "scc": 202}
 #: The TCC budgets measured: the teacher's (:func:`tts.miniature.teacher.teach`), five as in the paper's table.
@@ -89,7 +92,7 @@ def stage_control_model(out: Path, kind: str, data_dir: Path, main_model: Path, 
                 fh.write(f"{kind} {step + 1} {loss:.4f} {time.time() - started:.0f}s\n")
 
     ckpt = out.parent / f".{out.name}.ckpt"
-    losses = train(model, data, tcfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, every=10, keep_final=True)
+    losses = train(model, data, tcfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, keep_final=True)
     bar.close()
     meta = {"kind": kind, "from": str(main_model), "config": asdict(tcfg), "losses": losses,
             "n_examples": len(data), "tokens": sum(len(ids) for ids, _ in data),
