@@ -129,4 +129,5 @@ def test_quick_control_models_are_fine_tuned_from_the_main_model_and_measured(tm
     for point in report["scc"]["scc_bf"]["points"]:
         binding = sum(r["difficulty"] >= point["num_steps"] for r in rows)
         assert point["binding"] == binding and point["at_zero"] <= point["countdown_correct"]
+        assert len(point["countdowns"]) == len(point["correct"]) == 8
     assert build(out, quick_config(), stages=stages, progress=False, log=lambda _: None) == {}

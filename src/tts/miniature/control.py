@@ -30,7 +30,7 @@ from .train import TrainConfig
 
 #: Fine-tuning recipe of the control models: 300 steps x 32 (9,600 traces, each once), peak lr 1e-3, one cosine.
 #: Measured on the shipped model: 40 steps at 5e-4 did not teach either instruction (the appended sentence
-#: still threw the model's reading of the question off: 12-14% accuracy under TCC, countdowns right on 0-32%).
+#: still threw the model's reading of the question off: 11.5-14% accuracy under TCC, countdowns right on 0-32%).
 CONTROL_TRAIN = TrainConfig(steps=300, batch_size=32, lr=1e-3, seed=0, initial_schedule=None)
 #: Seed offsets of the control models' problems (training split, never held-out or pool questions).
 CONTROL_SALT = {"tcc": 101, "scc": 202}
@@ -181,8 +181,10 @@ def measure_scc(engine: Any, rows: Sequence[dict[str, Any]], steps: Sequence[int
     Per N (shares in % of the problems): ``countdown_correct``, ``at_zero`` (countdown N..1 correct and
     thinking ended there, :func:`read_countdown`), ``at_zero_where_binding`` (the same among problems with at
     least N steps, where the teacher's countdown too ends at zero), ``followed`` (ended where the teacher
-    does), ``cut_at_zero`` (BF's stop at ``<|im_start|>0`` fired: the model was about to count below one),
-    accuracy, mean thinking tokens and steps written.
+    does), ``followed_in_teacher_range`` (the same among problems whose N the teacher draws, N <= steps + 3),
+    ``cut_at_zero`` (BF's stop at ``<|im_start|>0`` fired: the model was about to count below one), accuracy
+    and its ``accuracy_ceiling`` (problems of at most N steps: a followed countdown answers the others with a
+    running value), mean thinking tokens and steps written; per problem ``countdowns`` and ``correct``.
     """
     import tts
     from tts.strategies import BudgetForcing, StepConditionalControl
@@ -201,7 +203,9 @@ def measure_scc(engine: Any, rows: Sequence[dict[str, Any]], steps: Sequence[int
             cut += zero
             reads.append(read_countdown(sample.thinking_text, n, int(row["difficulty"]),
                                         zero or sample.thinking_finish_reason == "stop"))
-        binding = [r for r, row in zip(reads, rows) if int(row["difficulty"]) >= n]
+        difficulty = [int(row["difficulty"]) for row in rows]
+        binding = [r for r, d in zip(reads, difficulty) if d >= n]
+        seen = [r for r, d in zip(reads, difficulty) if n <= d + 3]
         marks = [correct(res.answer, str(r["answer"])) for res, r in zip(results, rows)]
         k = len(rows)
         points.append({
@@ -211,12 +215,18 @@ def measure_scc(engine: Any, rows: Sequence[dict[str, Any]], steps: Sequence[int
             "binding": len(binding),
             "at_zero_where_binding": 100.0 * sum(r["at_zero"] for r in binding) / len(binding) if binding else None,
             "followed": 100.0 * sum(r["followed"] for r in reads) / k,
+            "in_teacher_range": len(seen),
+            "followed_in_teacher_range": 100.0 * sum(r["followed"] for r in seen) / len(seen) if seen else None,
+            "accuracy_ceiling": 100.0 * sum(d <= n for d in difficulty) / k,
             "cut_at_zero": 100.0 * cut / k,
             "steps_written_mean": sum(len(r["countdown"]) for r in reads) / k,
             "thinking_tokens": sum(len(r.samples[0].thinking_token_ids) for r in results) / k,
             "first_marker": _first_counts(reads),
+            "countdowns": [r["countdown"] for r in reads], "correct": marks,
         })
-    return {"points": points}
+    means = [p["thinking_tokens"] for p in points]
+    return {"points": points, "scaling_log2": _scaling(means, [p["accuracy"] for p in points]),
+            "performance": max(p["accuracy"] for p in points)}
 
 
 def _first_counts(reads: Sequence[dict[str, Any]]) -> dict[str, int]:
