@@ -131,3 +131,16 @@ def test_quick_control_models_are_fine_tuned_from_the_main_model_and_measured(tm
         assert point["binding"] == binding and point["at_zero"] <= point["countdown_correct"]
         assert len(point["countdowns"]) == len(point["correct"]) == 8
     assert build(out, quick_config(), stages=stages, progress=False, log=lambda _: None) == {}
+
+
+def test_train_seed_changes_only_the_sft_stage_seeds() -> None:
+    from tts.cli import build_parser
+    from tts.miniature.cli import build_config
+
+    def config(*extra: str):  # type: ignore[no-untyped-def]
+        return build_config(build_parser().parse_args(["miniature", "build", "--output", "x", *extra]))
+
+    base, other = config(), config("--train-seed", "3")
+    assert (base.train.seed, base.phase2.seed) == (0, 1) and (other.train.seed, other.phase2.seed) == (3, 4)
+    assert other.seed == base.seed == 0 and other.control_train == base.control_train
+    assert config("--quick", "--train-seed", "3").train.seed == 3

@@ -47,15 +47,12 @@ def _stages() -> tuple[str, ...]:
     return STAGES + CONTROL_STAGES + PAPER_STAGES
 
 
-def _run_build(args: Any) -> int:
+def build_config(args: Any) -> Any:
+    """The :class:`~tts.miniature.build.BuildConfig` that ``tts miniature build``'s arguments ask for."""
     from dataclasses import replace
 
-    from .build import BuildConfig, build, quick_config
+    from .build import BuildConfig, quick_config
 
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in _stages()]
-    if unknown:
-        raise ConfigError(f"unknown stage(s) {unknown}; use a comma-separated subset of {list(_stages())}.")
     cfg = quick_config(args.seed) if args.quick else BuildConfig(seed=args.seed)
     if not args.quick:
         cfg = replace(cfg, train=replace(cfg.train, seed=args.seed))
@@ -68,6 +65,17 @@ def _run_build(args: Any) -> int:
         cfg = replace(cfg, train=replace(cfg.train, threads=args.threads))
     if args.eval_limit is not None:
         cfg = replace(cfg, eval_limit=args.eval_limit)
-    seconds = build(args.output, cfg, stages=stages, progress=not args.no_progress, from_shipped=args.from_shipped)
+    return cfg
+
+
+def _run_build(args: Any) -> int:
+    from .build import build
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in _stages()]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; use a comma-separated subset of {list(_stages())}.")
+    seconds = build(args.output, build_config(args), stages=stages, progress=not args.no_progress,
+                    from_shipped=args.from_shipped)
     print(json.dumps({"seconds": seconds, "output": args.output}))
     return 0
