@@ -63,3 +63,84 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path: Path) -> Non
     assert ckpt.exists()
     resumed = train(new_model(tok, cfg.shape, 0), data, cfg.train, tok.pad_token_id, checkpoint=ckpt, every=4)
     assert resumed == pytest.approx(whole, rel=1e-4)
+
+
+def test_control_stages_need_a_main_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["miniature", "build", "--output", str(tmp_path), "--quick", "--stages", "data,tcc"]) == 2
+    err = capsys.readouterr().err
+    assert "stage 'tcc' needs stage 'sft'" in err and "--from-shipped" in err
+    assert not (tmp_path / "data").exists()  # checked before any stage runs
+
+
+def test_from_shipped_needs_the_shipped_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The quick build's 8 held-out problems are not the shipped model's 200: measuring on them would not be held out.
+    args = ["miniature", "build", "--output", str(tmp_path), "--quick", "--stages", "data,tcc", "--from-shipped"]
+    assert main(args) == 2
+    assert "--from-shipped needs the shipped model's held-out benchmark" in capsys.readouterr().err
+    assert not (tmp_path / "tcc").exists()
+
+
+def test_countdown_reading() -> None:
+    from tts.miniature.control import read_countdown
+
+    m = "<|im_start|>{} steps left\n"
+    two = "\n" + m.format(2) + "3 + 4 = 7\n" + m.format(1) + "7 + 1 = 8\n"
+    assert read_countdown(two, 2, 5, stopped=True) == {"countdown": [2, 1], "correct": True, "at_zero": True,
+                                                       "followed": True}
+    # Cut by the token cap rather than ended: counted right, but it did not stop there.
+    assert read_countdown(two, 2, 5, stopped=False)["at_zero"] is False
+    # Asked for 3, started at 2 (the shipped model's habit): not a correct countdown.
+    assert read_countdown(two, 3, 5, stopped=True)["correct"] is False
+    # N larger than the problem: the countdown ends early with the last step, as the teacher's does.
+    early = "\n" + m.format(8) + "3 + 4 = 7\n" + m.format(7) + "7 + 1 = 8\n"
+    got = read_countdown(early, 8, 2, stopped=True)
+    assert got["correct"] and got["followed"] and not got["at_zero"]
+    # Extra paragraphs after the last marker, or steps before the first, are not the countdown.
+    assert read_countdown(two + "\n8 + 1 = 9\n", 2, 5, stopped=True)["correct"] is False
+    assert read_countdown("\n3 + 4 = 7\n\n" + two.lstrip("\n"), 2, 5, stopped=True)["correct"] is False
+    assert read_countdown("\n3 + 4 = 7\n", 2, 5, stopped=True)["countdown"] == []
+
+
+@pytest.mark.slow
+def test_quick_control_models_are_fine_tuned_from_the_main_model_and_measured(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from tts.miniature.build import build, quick_config
+    from tts.miniature.control import SCC_STEPS, TCC_BUDGETS
+
+    out = tmp_path / "build"
+    stages = ["data", "tokenizer", "sft", "tcc", "scc", "eval_control"]
+    seconds = build(out, quick_config(), stages=stages, progress=False, log=lambda _: None)
+    assert set(seconds) == set(stages)
+    main_w, tcc_w = (load_file(out / d / "model.safetensors") for d in ("sft", "tcc"))
+    assert main_w.keys() == tcc_w.keys() and any(not torch.equal(main_w[k], tcc_w[k]) for k in main_w)
+    meta = json.loads((out / "tcc" / "training.json").read_text())
+    assert meta["kind"] == "tcc" and meta["from"] == str(out / "sft") and len(meta["losses"]) == 4
+    rows = [json.loads(line) for line in (out / "data" / "heldout.jsonl").read_text().splitlines()]
+    report = json.loads((out / "eval_control.json").read_text())
+    assert report["n"] == len(rows) == 8
+    assert set(report["sft"]) == {"tcc", "tcc_bf", "scc_bf"} and set(report["tcc"]) == {"tcc", "tcc_bf"}
+    assert set(report["scc"]) == {"scc_bf"}
+    assert [p["num_tokens"] for p in report["tcc"]["tcc_bf"]["points"]] == list(TCC_BUDGETS)
+    assert [p["num_steps"] for p in report["scc"]["scc_bf"]["points"]] == list(SCC_STEPS)
+    # With budget forcing at N, thinking never exceeds N: TCC + BF's Control is 100% even for an untrained model.
+    assert report["tcc"]["tcc_bf"]["control_strict"] == 100.0
+    for point in report["scc"]["scc_bf"]["points"]:
+        binding = sum(r["difficulty"] >= point["num_steps"] for r in rows)
+        assert point["binding"] == binding and point["at_zero"] <= point["countdown_correct"]
+        assert len(point["countdowns"]) == len(point["correct"]) == 8
+    assert build(out, quick_config(), stages=stages, progress=False, log=lambda _: None) == {}
+
+
+def test_train_seed_changes_only_the_sft_stage_seeds() -> None:
+    from tts.cli import build_parser
+    from tts.miniature.cli import build_config
+
+    def config(*extra: str):  # type: ignore[no-untyped-def]
+        return build_config(build_parser().parse_args(["miniature", "build", "--output", "x", *extra]))
+
+    base, other = config(), config("--train-seed", "3")
+    assert (base.train.seed, base.phase2.seed) == (0, 1) and (other.train.seed, other.phase2.seed) == (3, 4)
+    assert other.seed == base.seed == 0 and other.control_train == base.control_train
+    assert config("--quick", "--train-seed", "3").train.seed == 3

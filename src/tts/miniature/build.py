@@ -8,6 +8,13 @@ Stages, each writing its output atomically under the build directory and skipped
    stage resumes where it stopped);
 4. ``eval`` — greedy budget forcing on the held-out set through :func:`tts.run` and the HF engine.
 
+On request (``--stages tcc,scc,eval_control``), the paper's separately trained control models: ``tcc`` and
+``scc`` fine-tune the ``sft`` model (or the shipped one, ``--from-shipped``) on traces that all carry the
+token-count instruction / the step countdown (checkpointed, resumable), and ``eval_control`` measures TCC's
+Control and SCC's countdown on them and on the main model (:mod:`tts.miniature.control`). They are not
+shipped in the package: ``tts miniature build --output DIR --stages data,tcc,scc,eval_control
+--from-shipped`` rebuilds them from the shipped model.
+
 ``--quick`` shrinks every stage (a 1-layer model, a few hundred traces, 8 held-out problems) so that the
 whole pipeline runs in a minute or two, for CI; its model learns little.
 """
@@ -25,6 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .control import CONTROL_TRAIN
 from .tasks import Problem, make_splits
 from .teacher import TeacherConfig, teach
 from .train import ModelShape, TrainConfig
@@ -52,6 +60,8 @@ class BuildConfig:
     eval_unlimited: int = 512
     eval_limit: int | None = None
     dtype: str = "float32"
+    #: The fine-tune of the separately trained TCC and SCC models (stages ``tcc`` and ``scc``).
+    control_train: TrainConfig = field(default_factory=lambda: CONTROL_TRAIN)
 
 
 def quick_config(seed: int = 0) -> BuildConfig:
@@ -63,6 +73,7 @@ def quick_config(seed: int = 0) -> BuildConfig:
         train=TrainConfig(steps=12, batch_size=8, seed=seed, threads=1, initial_schedule=None),
         phase2=TrainConfig(steps=4, batch_size=8, seed=seed + 1, threads=1, initial_schedule=None),
         eval_budgets=(16, None), eval_waits=(1,), eval_unlimited=48,
+        control_train=replace(CONTROL_TRAIN, steps=4, batch_size=8, seed=seed),
     )
 
 
@@ -170,6 +181,10 @@ def _jsonable(cfg: BuildConfig) -> dict[str, Any]:
 
 STAGES = ("data", "tokenizer", "sft", "eval")
 
+#: The paper's separately trained control models, on request (``--stages tcc,scc,eval_control``): fine-tuned
+#: from the ``sft`` stage's model (or, with ``from_shipped``, from the shipped one) — :mod:`.control`.
+CONTROL_STAGES = ("tcc", "scc", "eval_control")
+
 #: The paper's route, run on request (``--stages select,sft1k``): pool -> 1K with tts.finetune's stages,
 #: then trl SFT on the 1K. Measured not to work at this scale; kept as the report's deviation.
 PAPER_STAGES = ("select", "sft1k", "eval1k")
@@ -199,22 +214,51 @@ def stage_sft1k(out: Path, selection: Path, tok_dir: Path, cfg: BuildConfig) -> 
 
 
 def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stages: Sequence[str] = STAGES,
-          progress: bool = True, log: Callable[[str], None] = print) -> dict[str, float]:
-    """Run the stages under ``root``; a stage whose output exists is skipped. Returns seconds per stage."""
+          progress: bool = True, log: Callable[[str], None] = print, from_shipped: bool = False) -> dict[str, float]:
+    """Run the stages under ``root``; a stage whose output exists is skipped. Returns seconds per stage.
+
+    ``from_shipped``: the control stages start from the model shipped in the package rather than from
+    ``root/sft`` (so ``stages=["data", "tcc", "scc", "eval_control"]`` builds them without training a main
+    model); the data stage must then be the shipped model's (same held-out benchmark), or this raises
+    :class:`~tts.errors.ConfigError`. A stage whose inputs are neither planned nor built raises it too.
+    """
+    from ..errors import ConfigError
+    from . import shipped_model_path
+    from .control import stage_control_eval, stage_control_model
     from .evaluate import stage_eval
     from .selection import stage_select
 
     cfg = cfg or BuildConfig()
     base = Path(root)
-    base.mkdir(parents=True, exist_ok=True)
-    paths = {name: base / name for name in STAGES + PAPER_STAGES}
+    paths = {name: base / name for name in STAGES + CONTROL_STAGES + PAPER_STAGES}
     paths["eval"], paths["eval1k"] = base / "eval.json", base / "eval1k.json"
+    paths["eval_control"] = base / "eval_control.json"
     heldout = paths["data"] / "heldout.jsonl"
+    main_model = shipped_model_path() if from_shipped else paths["sft"]
+    needs = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "eval": ("data", "sft"),
+             "tcc": ("data", "main"), "scc": ("data", "main"), "eval_control": ("data", "main"),
+             "select": ("data", "sft"), "sft1k": ("select", "tokenizer"), "eval1k": ("data", "sft1k")}
+    planned = set(stages)
+    for name in stages:
+        if paths[name].exists():
+            continue
+        for need in needs[name]:
+            dep = "sft" if need == "main" else need
+            if need == "main" and from_shipped or dep in planned or paths[dep].exists():
+                continue
+            hint = " (or pass --from-shipped to start from the shipped model)" if need == "main" else ""
+            raise ConfigError(f"stage {name!r} needs stage {dep!r}, which is neither built under {base} nor "
+                              f"in --stages; add it{hint}.")
+    base.mkdir(parents=True, exist_ok=True)
     actions: dict[str, Callable[[], None]] = {
         "data": lambda: stage_data(paths["data"], cfg),
         "tokenizer": lambda: stage_tokenizer(paths["tokenizer"], cfg),
         "sft": lambda: stage_sft(paths["sft"], paths["data"], paths["tokenizer"], cfg, progress),
         "eval": lambda: stage_eval(paths["eval"], paths["sft"], heldout, cfg, progress),
+        "tcc": lambda: stage_control_model(paths["tcc"], "tcc", paths["data"], main_model, cfg, progress=progress),
+        "scc": lambda: stage_control_model(paths["scc"], "scc", paths["data"], main_model, cfg, progress=progress),
+        "eval_control": lambda: stage_control_eval(
+            paths["eval_control"], {"sft": main_model, "tcc": paths["tcc"], "scc": paths["scc"]}, heldout, cfg),
         "select": lambda: stage_select(paths["select"], paths["data"], paths["sft"], cfg),
         "sft1k": lambda: stage_sft1k(paths["sft1k"], paths["select"], paths["tokenizer"], cfg),
         "eval1k": lambda: stage_eval(paths["eval1k"], paths["sft1k"], heldout, cfg, progress),
@@ -224,6 +268,8 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
         if paths[name].exists():
             log(f"[{name}] done already: {paths[name]}")
             continue
+        if from_shipped and name in CONTROL_STAGES:
+            _check_shipped_benchmark(heldout)
         start = time.time()
         log(f"[{name}] running")
         actions[name]()
@@ -233,6 +279,16 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     return seconds
 
 
+def _check_shipped_benchmark(heldout: Path) -> None:
+    """The control stages from the shipped model must hold out (and measure on) the shipped benchmark."""
+    from ..errors import ConfigError
+    from . import benchmark_path
+
+    if [r["question"] for r in read_jsonl(heldout)] != [r["question"] for r in read_jsonl(benchmark_path())]:
+        raise ConfigError(f"--from-shipped needs the shipped model's held-out benchmark, but {heldout} differs "
+                          f"from {benchmark_path()}; build the data stage with the shipped model's --seed (0).")
+
+
 def _record_seconds(path: Path, stage: str, value: float) -> None:
     """Keep the wall-clock seconds of each finished stage (what the model card reports)."""
     done = json.loads(path.read_text()) if path.exists() else {}
@@ -240,4 +296,4 @@ def _record_seconds(path: Path, stage: str, value: float) -> None:
     path.write_text(json.dumps(done))
 
 
-__all__ = ["PAPER_STAGES", "STAGES", "BuildConfig", "benchmark_rows", "build", "quick_config", "replace"]
+__all__ = ["CONTROL_STAGES", "PAPER_STAGES", "STAGES", "BuildConfig", "benchmark_rows", "build", "quick_config", "replace"]

@@ -20,12 +20,21 @@ def add_miniature_commands(subparsers: Any) -> None:
     )
     p.add_argument("--output", required=True, help="build directory (created; reused to resume)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, teacher and training (default 0)")
+    p.add_argument("--train-seed", type=int,
+                   help="seed of the sft stage's initialisation and batch order only (default: --seed; its second "
+                   "phase takes TRAIN_SEED + 1): a second "
+                   "training seed on the same data and held-out benchmark")
     p.add_argument("--quick", action="store_true", help="a tiny build that runs every stage in a minute or two (CI)")
     p.add_argument("--stages", default="data,tokenizer,sft,eval",
-                   help="comma-separated stages, in order: data,tokenizer,sft,eval (default) and the paper's "
-                   "route select,sft1k,eval1k (pool -> 1K -> trl SFT; measured not to work at this scale)")
-    p.add_argument("--steps", type=int, help="training steps (default: the shipped model's 1000)")
-    p.add_argument("--threads", type=int, help="torch threads for training (default 1)")
+                   help="comma-separated stages, in order: data,tokenizer,sft,eval (default); the separately "
+                   "trained control models tcc,scc,eval_control (fine-tuned from the sft model, not shipped); "
+                   "and the paper's route select,sft1k,eval1k (pool -> 1K -> trl SFT; measured not to work at "
+                   "this scale)")
+    p.add_argument("--from-shipped", action="store_true",
+                   help="start the tcc/scc stages from the model shipped in the package instead of OUTPUT/sft "
+                   "(--stages data,tcc,scc,eval_control --from-shipped rebuilds and measures them)")
+    p.add_argument("--steps", type=int, help="training steps of the sft stage's first phase (default: the shipped model's 600; then phase 2's 400)")
+    p.add_argument("--threads", type=int, help="torch threads for training and eval_control (default 1)")
     p.add_argument("--eval-limit", type=int, help="evaluate on the first N held-out problems only")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run_build)
@@ -33,29 +42,40 @@ def add_miniature_commands(subparsers: Any) -> None:
 
 
 def _stages() -> tuple[str, ...]:
-    from .build import PAPER_STAGES, STAGES
+    from .build import CONTROL_STAGES, PAPER_STAGES, STAGES
 
-    return STAGES + PAPER_STAGES
+    return STAGES + CONTROL_STAGES + PAPER_STAGES
 
 
-def _run_build(args: Any) -> int:
+def build_config(args: Any) -> Any:
+    """The :class:`~tts.miniature.build.BuildConfig` that ``tts miniature build``'s arguments ask for."""
     from dataclasses import replace
 
-    from .build import BuildConfig, build, quick_config
+    from .build import BuildConfig, quick_config
 
-    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-    unknown = [s for s in stages if s not in _stages()]
-    if unknown:
-        raise ConfigError(f"unknown stage(s) {unknown}; use a comma-separated subset of {list(_stages())}.")
     cfg = quick_config(args.seed) if args.quick else BuildConfig(seed=args.seed)
     if not args.quick:
         cfg = replace(cfg, train=replace(cfg.train, seed=args.seed))
+    if args.train_seed is not None:  # phase 2 keeps its offset from phase 1 (the shipped 0 and 1)
+        cfg = replace(cfg, train=replace(cfg.train, seed=args.train_seed),
+                      phase2=cfg.phase2 and replace(cfg.phase2, seed=args.train_seed + 1))
     if args.steps is not None:
         cfg = replace(cfg, train=replace(cfg.train, steps=args.steps))
     if args.threads is not None:
         cfg = replace(cfg, train=replace(cfg.train, threads=args.threads))
     if args.eval_limit is not None:
         cfg = replace(cfg, eval_limit=args.eval_limit)
-    seconds = build(args.output, cfg, stages=stages, progress=not args.no_progress)
+    return cfg
+
+
+def _run_build(args: Any) -> int:
+    from .build import build
+
+    stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+    unknown = [s for s in stages if s not in _stages()]
+    if unknown:
+        raise ConfigError(f"unknown stage(s) {unknown}; use a comma-separated subset of {list(_stages())}.")
+    seconds = build(args.output, build_config(args), stages=stages, progress=not args.no_progress,
+                    from_shipped=args.from_shipped)
     print(json.dumps({"seconds": seconds, "output": args.output}))
     return 0
