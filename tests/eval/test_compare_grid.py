@@ -63,6 +63,13 @@ def test_shipped_grids_load_and_cover_the_papers_methods() -> None:
     table4 = load_grid("paper-table4")
     strings = [table4.cells[c].build()[0].ignore_string for c in table4.methods[1].cells]
     assert strings == ["", "Alternatively", "Hmm", "Wait"] and table4.methods[0].cells == ["none"]
+    # The same tables at the built-in miniature's scale: the same methods (and voting), budgets of its tokens.
+    mini3, mini4 = load_grid("miniature-table3"), load_grid("miniature-table4")
+    assert [m.label for m in mini3.methods] == [m.label for m in table3.methods] + ["majority voting"]
+    assert max(c.budget or 0 for c in mini3.cells.values()) <= 512
+    waits = [mini4.cells[c].build()[0] for c in mini4.methods[2].cells]
+    assert [w.num_ignore for w in waits] == [1, 2, 4, 6] and {w.ignore_string for w in waits} == {"Wait"}
+    assert mini4.methods[1].cells[-1] == mini4.methods[2].cells[1]  # 2x "Wait" is one cell, run once
 
 
 def test_toml_grid_file(tmp_path: Path) -> None:
