@@ -8,7 +8,7 @@ from pathlib import Path
 from tts.eval.benchmarks import load_benchmark
 from tts.eval.compare import Comparison, run_comparison
 from tts.eval.gridfiles import load_grid
-from tts.eval.report import format_summary, setting_metrics
+from tts.eval.report import format_summary, method_metrics, setting_metrics
 
 GRID = """
 name = "adaptive-test"
@@ -39,6 +39,18 @@ def test_setting_metrics_count_the_voted_answer_once_per_problem_and_average_the
     assert m["accuracy"] == (100.0 + 25.0) / 2  # pass@1 still averages each problem's samples
     unvoted = {"a": [_line("a", 0, True, None)]}
     assert setting_metrics(unvoted, None)["final_accuracy"] == 100.0  # one sample: its own verdict
+
+
+def test_a_voting_method_scales_with_the_thinking_of_all_its_samples_and_scores_its_vote() -> None:
+    # maj@n over n = 2, 4: the same per-sample accuracy and thinking, a better vote at twice the compute.
+    settings = [{"avg_thinking_tokens": 10.0, "avg_samples_per_problem": n, "accuracy": 30.0, "final_accuracy": f,
+                 "budget": 16} for n, f in ((2, 30.0), (4, 40.0))]
+    m = method_metrics(settings)
+    assert m["performance"] == 40.0 and m["control"] == 100.0
+    assert m["scaling"] == 10.0  # (40 - 30) points over log2(40) - log2(20) = 1
+    single = [{"avg_thinking_tokens": t, "accuracy": a, "final_accuracy": a, "budget": b}
+              for t, a, b in ((8.0, 10.0, 8), (16.0, 30.0, 16))]
+    assert method_metrics(single)["scaling"] == 20.0  # one sample per problem: per-sample figures, unchanged
 
 
 def test_adaptive_voting_in_a_toml_grid(hf_engine, tmp_path: Path) -> None:

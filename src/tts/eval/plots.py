@@ -43,7 +43,11 @@ def _finish(plt: Any, fig: Any, ax: Any, path: Path, *, xlabel: str, ylabel: str
 
 
 def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path) -> Path:
-    """Accuracy (%) against average thinking tokens (log2 x), one line per method in sweep order."""
+    """Accuracy (%) against average thinking tokens per problem (log2 x), one line per method in sweep order.
+
+    The points of :func:`tts.eval.report.method_metrics`: the returned answer's accuracy at every sample's
+    thinking, so majority voting's line moves right with n (the paper's Figure 4).
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     top = 0.0
@@ -51,12 +55,12 @@ def plot_accuracy_vs_thinking(grid: Grid, summary: Mapping[str, Any], path: Path
         points = [summary["settings"][c] for c in method.cells if c in summary["settings"]]
         if not points:
             continue
-        x = [max(p["avg_thinking_tokens"], 1.0) for p in points]
-        y = [p["accuracy"] for p in points]
+        x = [max(p["avg_thinking_tokens"] * p.get("avg_samples_per_problem", 1), 1.0) for p in points]
+        y = [p.get("final_accuracy", p["accuracy"]) for p in points]
         top = max([top, *y])
         ax.plot(x, y, marker="o", label=method.label)
     ax.set_ylim(0, min(100.0, max(10.0, top * 1.15)))
-    return _finish(plt, fig, ax, path, xlabel="average thinking tokens (log2)", ylabel="accuracy (%)",
+    return _finish(plt, fig, ax, path, xlabel="average thinking tokens per problem (log2)", ylabel="accuracy (%)",
                    title=f"{grid.name}: accuracy vs thinking", legend="small")
 
 

@@ -163,12 +163,19 @@ def _mean(verdicts: Iterable[bool]) -> float:
 
 
 def method_metrics(settings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Control, Scaling (log2 and linear x) and Performance over a method's settings (paper Eq. 1-3)."""
-    x = [s["avg_thinking_tokens"] for s in settings]
-    acc = [s["accuracy"] for s in settings]
+    """Control, Scaling (log2 and linear x) and Performance over a method's settings (paper Eq. 1-3).
+
+    f(a) is the accuracy of the answer the method returns (the vote, for several samples) at the thinking
+    tokens it spent per problem (every sample's), so majority voting scales with n as in the paper's Figure 4;
+    for one sample per problem these are the per-sample accuracy and thinking. Control compares each sample's
+    average thinking with the per-sample budget.
+    """
+    per_sample = [s["avg_thinking_tokens"] for s in settings]
+    x = [s["avg_thinking_tokens"] * s.get("avg_samples_per_problem", 1) for s in settings]
+    acc = [s.get("final_accuracy", s["accuracy"]) for s in settings]
     budgets = [s["budget"] for s in settings]
     out: dict[str, Any] = {"settings": len(settings), "performance": metrics.performance(acc)}
-    out["control"] = metrics.control(x, budgets) if all(b is not None for b in budgets) else None
+    out["control"] = metrics.control(per_sample, budgets) if all(b is not None for b in budgets) else None
     distinct = len(set(x)) > 1
     out["scaling"] = metrics.scaling(x, acc, log2=True) if distinct else None
     out["scaling_linear"] = metrics.scaling(x, acc, log2=False) if distinct else None
