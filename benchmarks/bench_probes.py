@@ -24,8 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from typing import Any
+
+from _timing import best_times_interleaved  # benchmarks/ is on sys.path when a script runs
 
 import tts
 from tts.strategies import BudgetForcing, CertaintyProbe
@@ -85,13 +86,7 @@ def main() -> None:
                        max_answer_tokens=ANSWER)
 
     runs = {"plain": lambda: plain(shared), "probed": lambda: probed(shared), "unshared": lambda: probed(unshared)}
-    outputs = {name: fn() for name, fn in runs.items()}  # warm-up
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(args.repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            outputs[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best, outputs = best_times_interleaved(runs, args.repeats)
     thinking = sum(r.samples[0].num_thinking_tokens for r in outputs["plain"])
     probe_tokens = sum(r.samples[0].num_probe_tokens for r in outputs["probed"])
     probes = sum(len(r.samples[0].probes) for r in outputs["probed"])

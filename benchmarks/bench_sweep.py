@@ -20,8 +20,9 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from typing import Any
+
+from _timing import best_times_interleaved  # benchmarks/ is on sys.path when a script runs
 
 import tts
 from tts.strategies import BudgetForcing, BudgetSweep
@@ -76,14 +77,7 @@ def main() -> None:
                                    max_answer_tokens=ANSWER),
         "separate": lambda: separate_runs(engine, questions),
     }
-    # Interleaved repeats (after one warm-up of each), best of each: on a shared machine drift hits all alike.
-    outputs = {name: fn() for name, fn in runs.items()}
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(args.repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            outputs[name] = fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best, outputs = best_times_interleaved(runs, args.repeats)
     sweep_s, largest_s, separate_s = best["sweep"], best["largest"], best["separate"]
     sweep, largest, alone = outputs["sweep"], outputs["largest"], outputs["separate"]
     reached = sum(r.samples[0].num_thinking_tokens == BUDGETS[-1] for r in largest)
