@@ -222,7 +222,6 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     model); the data stage must then be the shipped model's (same held-out benchmark), or this raises
     :class:`~tts.errors.ConfigError`. A stage whose inputs are neither planned nor built raises it too.
     """
-    from ..errors import ConfigError
     from . import shipped_model_path
     from .control import stage_control_eval, stage_control_model
     from .evaluate import stage_eval
@@ -235,20 +234,7 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     paths["eval_control"] = base / "eval_control.json"
     heldout = paths["data"] / "heldout.jsonl"
     main_model = shipped_model_path() if from_shipped else paths["sft"]
-    needs = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "eval": ("data", "sft"),
-             "tcc": ("data", "main"), "scc": ("data", "main"), "eval_control": ("data", "main"),
-             "select": ("data", "sft"), "sft1k": ("select", "tokenizer"), "eval1k": ("data", "sft1k")}
-    planned = set(stages)
-    for name in stages:
-        if paths[name].exists():
-            continue
-        for need in needs[name]:
-            dep = "sft" if need == "main" else need
-            if need == "main" and from_shipped or dep in planned or paths[dep].exists():
-                continue
-            hint = " (or pass --from-shipped to start from the shipped model)" if need == "main" else ""
-            raise ConfigError(f"stage {name!r} needs stage {dep!r}, which is neither built under {base} nor "
-                              f"in --stages; add it{hint}.")
+    _check_inputs(stages, paths, base, from_shipped)
     base.mkdir(parents=True, exist_ok=True)
     actions: dict[str, Callable[[], None]] = {
         "data": lambda: stage_data(paths["data"], cfg),
@@ -277,6 +263,29 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
         log(f"[{name}] {seconds[name]:.0f}s -> {paths[name]}")
         _record_seconds(base / "seconds.json", name, seconds[name])
     return seconds
+
+
+#: What each stage reads; "main" is the model the control stages fine-tune (``sft``, or the shipped one).
+_NEEDS = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "eval": ("data", "sft"),
+          "tcc": ("data", "main"), "scc": ("data", "main"), "eval_control": ("data", "main"),
+          "select": ("data", "sft"), "sft1k": ("select", "tokenizer"), "eval1k": ("data", "sft1k")}
+
+
+def _check_inputs(stages: Sequence[str], paths: dict[str, Path], base: Path, from_shipped: bool) -> None:
+    """Refuse, before anything runs, a stage to be built whose inputs are neither built nor planned."""
+    from ..errors import ConfigError
+
+    planned = set(stages)
+    for name in stages:
+        if paths[name].exists():
+            continue
+        for need in _NEEDS[name]:
+            dep = "sft" if need == "main" else need
+            if need == "main" and from_shipped or dep in planned or paths[dep].exists():
+                continue
+            hint = " (or pass --from-shipped to start from the shipped model)" if need == "main" else ""
+            raise ConfigError(f"stage {name!r} needs stage {dep!r}, which is neither built under {base} nor "
+                              f"in --stages; add it{hint}.")
 
 
 def _check_shipped_benchmark(heldout: Path) -> None:
