@@ -68,3 +68,22 @@ def test_a_forced_wait_opens_a_recheck_in_the_training_format(engine, rows) -> N
     # The model ends with a newline, "Wait" is appended, and it goes on with ", <step>" as its traces do.
     assert sum(bool(recheck.search(r.samples[0].thinking_text)) for r in results) >= 36
     assert all(r.samples[0].extra["budget_forcing"]["ignores"] == 1 for r in results)
+
+
+def test_the_papers_tables_in_miniature_run_on_the_shipped_model(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # miniature-table4 on 6 problems: suppressing the end of thinking with nothing appended makes this model write
+    # "Wait," itself, so it gives the tokens of appending "Wait" (docs/miniature.md, Table 4 in miniature).
+    from tts.eval.benchmarks import load_benchmark
+    from tts.eval.compare import Comparison, run_comparison
+    from tts.eval.gridfiles import load_grid
+
+    grid = load_grid("miniature-table4")
+    comparison = Comparison(grid=grid, benchmark=load_benchmark("miniature", limit=6), directory=tmp_path / "t4",
+                            model={"engine": "hf", "model": "builtin:miniature"})
+    summary = run_comparison(comparison, engine, progress=False)
+    nothing, wait = (summary["settings"][c] for c in (grid.methods[1].cells[0], grid.methods[1].cells[-1]))
+    assert nothing["avg_thinking_tokens"] == wait["avg_thinking_tokens"] and nothing["accuracy"] == wait["accuracy"]
+    none = summary["settings"][grid.methods[0].cells[0]]
+    waits = [summary["settings"][c]["avg_thinking_tokens"] for c in grid.methods[2].cells]
+    assert none["avg_thinking_tokens"] < waits[0] < waits[1] < waits[2] < waits[3]  # each Wait extends thinking
+    assert set(summary["methods"]) == {m.label for m in grid.methods}
