@@ -16,9 +16,14 @@ def test_quick_build_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest
     assert main(["miniature", "build", "--output", str(out), "--quick", "--no-progress"]) == 0
     first = capsys.readouterr().out
     for name in ("data/heldout.jsonl", "data/pool.jsonl", "data/train.jsonl", "tokenizer/tokenizer.json",
-                 "sft/model.safetensors", "sft/training.json", "eval.json"):
+                 "sft/model.safetensors", "sft/training.json", "refine/model.safetensors", "refine/training.json",
+                 "eval.json"):
         assert (out / name).exists(), name
-    assert "[sft] running" in first
+    assert "[sft] running" in first and "[refine] running" in first
+    refine = json.loads((out / "refine" / "training.json").read_text())
+    assert refine["from"] == str(out / "sft") and refine["teacher"]["recheck_steps"] == 2
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # copied, not re-saved (a re-save adds fields)
+        assert (out / "refine" / name).read_bytes() == (out / "sft" / name).read_bytes()
     report = json.loads((out / "eval.json").read_text())
     assert [p["max_thinking_tokens"] for p in report["budget_forcing"]] == [16, None]
     assert report["budget_forcing"][0]["max_thinking_tokens_used"] <= 16
@@ -29,7 +34,7 @@ def test_quick_build_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest
     # A second run finds every stage's output and skips it.
     assert main(["miniature", "build", "--output", str(out), "--quick", "--no-progress"]) == 0
     second = capsys.readouterr().out
-    assert second.count("done already") == 4 and "running" not in second
+    assert second.count("done already") == 5 and "running" not in second
 
 
 def test_unknown_stage_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,7 +73,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path: Path) -> Non
 def test_control_stages_need_a_main_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["miniature", "build", "--output", str(tmp_path), "--quick", "--stages", "data,tcc"]) == 2
     err = capsys.readouterr().err
-    assert "stage 'tcc' needs stage 'sft'" in err and "--from-shipped" in err
+    assert "stage 'tcc' needs stage 'refine'" in err and "--from-shipped" in err
     assert not (tmp_path / "data").exists()  # checked before any stage runs
 
 
@@ -110,13 +115,13 @@ def test_quick_control_models_are_fine_tuned_from_the_main_model_and_measured(tm
     from tts.miniature.control import SCC_STEPS, TCC_BUDGETS
 
     out = tmp_path / "build"
-    stages = ["data", "tokenizer", "sft", "tcc", "scc", "eval_control"]
+    stages = ["data", "tokenizer", "sft", "refine", "tcc", "scc", "eval_control"]
     seconds = build(out, quick_config(), stages=stages, progress=False, log=lambda _: None)
     assert set(seconds) == set(stages)
-    main_w, tcc_w = (load_file(out / d / "model.safetensors") for d in ("sft", "tcc"))
+    main_w, tcc_w = (load_file(out / d / "model.safetensors") for d in ("refine", "tcc"))
     assert main_w.keys() == tcc_w.keys() and any(not torch.equal(main_w[k], tcc_w[k]) for k in main_w)
     meta = json.loads((out / "tcc" / "training.json").read_text())
-    assert meta["kind"] == "tcc" and meta["from"] == str(out / "sft") and len(meta["losses"]) == 4
+    assert meta["kind"] == "tcc" and meta["from"] == str(out / "refine") and len(meta["losses"]) == 4
     rows = [json.loads(line) for line in (out / "data" / "heldout.jsonl").read_text().splitlines()]
     report = json.loads((out / "eval_control.json").read_text())
     assert report["n"] == len(rows) == 8
@@ -133,7 +138,7 @@ def test_quick_control_models_are_fine_tuned_from_the_main_model_and_measured(tm
     assert build(out, quick_config(), stages=stages, progress=False, log=lambda _: None) == {}
 
 
-def test_train_seed_changes_only_the_sft_stage_seeds() -> None:
+def test_train_seed_changes_only_the_training_seeds() -> None:
     from tts.cli import build_parser
     from tts.miniature.cli import build_config
 
@@ -142,5 +147,33 @@ def test_train_seed_changes_only_the_sft_stage_seeds() -> None:
 
     base, other = config(), config("--train-seed", "3")
     assert (base.train.seed, base.phase2.seed) == (0, 1) and (other.train.seed, other.phase2.seed) == (3, 4)
+    assert (base.refine_train.seed, other.refine_train.seed) == (0, 3)
     assert other.seed == base.seed == 0 and other.control_train == base.control_train
     assert config("--quick", "--train-seed", "3").train.seed == 3
+
+
+@pytest.mark.slow
+def test_quick_paper_route_trains_the_base_selects_and_finetunes_every_table2_set(tmp_path: Path) -> None:
+    from tts.miniature.build import build, quick_config
+    from tts.miniature.selection import TABLE2_SETS
+
+    out = tmp_path / "build"
+    stages = ["data", "tokenizer", "base", "select", "sft1k", "eval1k"]
+    cfg = quick_config()
+    seconds = build(out, cfg, stages=stages, progress=False, log=lambda _: None)
+    assert set(seconds) == set(stages)
+    held = {json.loads(line)["question"] for line in (out / "data/heldout.jsonl").read_text().splitlines()}
+    base = json.loads((out / "base" / "training.json").read_text())
+    assert base["data_seeds"] == [None, 999] and len(base["losses"]) == 6 + 2 and len(base["phases"]) == 2
+    summary = json.loads((out / "select" / "selection.json").read_text())
+    assert summary["pool"] == cfg.n_select_pool and summary["filtered"] <= cfg.n_select_pool
+    for name in TABLE2_SETS:
+        rows = [json.loads(line) for line in (out / "select" / f"{name}.jsonl").read_text().splitlines()]
+        assert rows and not {r["question"] for r in rows} & held
+        assert len(rows) == (cfg.n_select_pool if name == "pool" else min(1000, summary["filtered"]))
+        assert (out / "sft1k" / name / "model.safetensors").exists()
+    report = json.loads((out / "eval1k.json").read_text())
+    assert set(report) == {"base", *TABLE2_SETS}
+    assert report["base"]["n"] == 8 and set(report["base"]["direct"]) == {"accuracy", "by_difficulty"}
+    assert report["s1"]["training"]["steps"] == 2 and report["s1"]["budget_forcing"][0]["max_thinking_tokens"] == 16
+    assert build(out, cfg, stages=stages, progress=False, log=lambda _: None) == {}

@@ -51,8 +51,8 @@ def test_budget_forcing_scales_on_the_shipped_model(engine, rows) -> None:  # ty
     assert all(len(r.samples[0].thinking_token_ids) <= 16 for r in cut)
     assert all(r.samples[0].answer_text.startswith("Final Answer:") for r in cut
                if r.samples[0].thinking_finish_reason == "length")
-    # Measured on these 40 problems: 15% at 16 tokens, 55% with no effective maximum.
-    assert large >= 0.45 and large - small >= 0.3, (small, large)
+    # Measured on these 40 problems: 20% at 16 tokens, 92.5% with no effective maximum.
+    assert large >= 0.8 and large - small >= 0.5, (small, large)
     # The model ends its thinking by itself and writes steps separated by blank lines.
     assert all(r.samples[0].thinking_finish_reason == "stop" for r in full)
     assert any("\n\n" in r.samples[0].thinking_text for r in full)
@@ -63,11 +63,15 @@ def test_a_forced_wait_opens_a_recheck_in_the_training_format(engine, rows) -> N
     import re
 
     sample = rows[:40]
-    _, results = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256, num_ignore=1))
+    plain, _ = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256))
+    waited, results = _accuracy(engine, sample, BudgetForcing(max_thinking_tokens=256, num_ignore=1))
     recheck = re.compile(r"\nWait, \d+ [+-] \d = \d+\n")
     # The model ends with a newline, "Wait" is appended, and it goes on with ", <step>" as its traces do.
     assert sum(bool(recheck.search(r.samples[0].thinking_text)) for r in results) >= 36
     assert all(r.samples[0].extra["budget_forcing"]["ignores"] == 1 for r in results)
+    # One forced Wait is harmless on the shipped (refined) model: 37 -> 36 of these 40 (on all 200: 92.5 -> 90.5%).
+    # Before the refine stage it cost 9 points on 200 problems.
+    assert waited >= plain - 0.05, (plain, waited)
 
 
 def test_the_papers_tables_in_miniature_run_on_the_shipped_model(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]

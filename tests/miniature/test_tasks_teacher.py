@@ -119,3 +119,29 @@ def test_tokenizer_is_one_token_per_character_under_qwen2_loading(tmp_path, tok)
     assert loaded.decode(ids) == text
     assert len(ids) == len(text.replace("<|im_start|>", "S").replace("<|im_end|>", "E"))
     assert TeacherConfig().slip_given_verify > 0
+
+
+def test_one_step_recheck_redoes_only_the_last_step_and_slips_only_there() -> None:
+    import random
+
+    from tts.miniature.tasks import draw
+    from tts.miniature.teacher import TeacherConfig, plain_trace, recheck
+
+    problems = draw(5, "train", 400, steps=range(3, 9))
+    rng = random.Random(0)
+    verified = slipped = 0
+    for p in problems:
+        trace = plain_trace(rng, p, TeacherConfig(recheck_steps=1), verify=True, checks=1)
+        first, check = trace.rsplit("\n", 1)
+        verified += 1
+        assert check.split(", ", 1)[1] == recheck(p, 1)  # exactly one step: the last, done right
+        partials = [p.start, *p.partials()]
+        first_steps = first.split("\n\n")
+        assert first_steps[:-1] == [f"{partials[i]} {p.op} {p.terms[i]} = {partials[i + 1]}" for i in range(p.steps - 1)]
+        slipped += first_steps[-1] != recheck(p, 1)
+    assert 0.15 < slipped / verified < 0.35  # a quarter of the re-checks fix a slip in the last step
+    # The shipped sft stage's teacher is unchanged: two steps re-checked, the same draws as before the option.
+    a = [plain_trace(random.Random(1), p, TeacherConfig()) for p in problems[:50]]
+    assert all(t.count("\n\n") >= 1 for t in a)
+    p = problems[0]
+    assert recheck(p) == recheck(p, 2) and recheck(p, 2).count("\n\n") == 1

@@ -6,14 +6,20 @@ Stages, each writing its output atomically under the build directory and skipped
 2. ``tokenizer`` — the character tokenizer with the s1 special tokens and chat template;
 3. ``sft`` — the model trained from scratch on the traces (checkpoints every 50 steps, so an interrupted
    stage resumes where it stopped);
-4. ``eval`` — greedy budget forcing on the held-out set through :func:`tts.run` and the HF engine.
+4. ``refine`` — the sft model trained 300 more steps on fresh traces at a lower learning rate
+   (:mod:`.refine`), which makes a forced "Wait" harmless; its output is the shipped model;
+5. ``eval`` — greedy budget forcing on the held-out set through :func:`tts.run` and the HF engine.
 
 On request (``--stages tcc,scc,eval_control``), the paper's separately trained control models: ``tcc`` and
-``scc`` fine-tune the ``sft`` model (or the shipped one, ``--from-shipped``) on traces that all carry the
+``scc`` fine-tune the ``refine`` model (or the shipped one, ``--from-shipped``) on traces that all carry the
 token-count instruction / the step countdown (checkpointed, resumable), and ``eval_control`` measures TCC's
 Control and SCC's countdown on them and on the main model (:mod:`tts.miniature.control`). They are not
 shipped in the package: ``tts miniature build --output DIR --stages data,tcc,scc,eval_control
 --from-shipped`` rebuilds them from the shipped model.
+
+On request (``--stages base,select,sft1k,eval1k``), the paper's own route and its Table 2 (:mod:`.base`,
+:mod:`.selection`, :mod:`.table2`): a base that chains steps but answers chat questions at once, the pool ->
+1K selection and its ablations, trl SFT of the base on each, and their measurements.
 
 ``--quick`` shrinks every stage (a 1-layer model, a few hundred traces, 8 held-out problems) so that the
 whole pipeline runs in a minute or two, for CI; its model learns little.
@@ -32,7 +38,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .base import BASE_PHASES, BasePhase
 from .control import CONTROL_TRAIN
+from .refine import REFINE_TRAIN
+from .selection import SELECT_POOL
 from .tasks import Problem, make_splits
 from .teacher import TeacherConfig, teach
 from .train import ModelShape, TrainConfig
@@ -62,6 +71,13 @@ class BuildConfig:
     dtype: str = "float32"
     #: The fine-tune of the separately trained TCC and SCC models (stages ``tcc`` and ``scc``).
     control_train: TrainConfig = field(default_factory=lambda: CONTROL_TRAIN)
+    #: The refinement stage (``refine``: 300 more steps on fresh traces) and its teacher.
+    refine_train: TrainConfig = field(default_factory=lambda: REFINE_TRAIN)
+    refine_teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    #: The paper's route: the base's training, the selection pool's size, overrides of the trl SFT recipe.
+    base_phases: tuple[BasePhase, ...] = BASE_PHASES
+    n_select_pool: int = SELECT_POOL
+    sft1k_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def quick_config(seed: int = 0) -> BuildConfig:
@@ -74,6 +90,10 @@ def quick_config(seed: int = 0) -> BuildConfig:
         phase2=TrainConfig(steps=4, batch_size=8, seed=seed + 1, threads=1, initial_schedule=None),
         eval_budgets=(16, None), eval_waits=(1,), eval_unlimited=48,
         control_train=replace(CONTROL_TRAIN, steps=4, batch_size=8, seed=seed),
+        refine_train=replace(REFINE_TRAIN, steps=4, batch_size=8, seed=seed),
+        base_phases=(BasePhase(replace(BASE_PHASES[0].train, steps=6, batch_size=8, seed=seed)),
+                     BasePhase(replace(BASE_PHASES[2].train, steps=2, batch_size=8), data_seed=999)),
+        n_select_pool=60, sft1k_overrides={"num_train_epochs": 1, "max_steps": 2},
     )
 
 
@@ -179,38 +199,23 @@ def _jsonable(cfg: BuildConfig) -> dict[str, Any]:
     return json.loads(json.dumps(asdict(cfg)))
 
 
-STAGES = ("data", "tokenizer", "sft", "eval")
+STAGES = ("data", "tokenizer", "sft", "refine", "eval")
 
 #: The paper's separately trained control models, on request (``--stages tcc,scc,eval_control``): fine-tuned
-#: from the ``sft`` stage's model (or, with ``from_shipped``, from the shipped one) — :mod:`.control`.
+#: from the ``refine`` stage's model (or, with ``from_shipped``, from the shipped one) — :mod:`.control`.
 CONTROL_STAGES = ("tcc", "scc", "eval_control")
 
-#: The paper's route, run on request (``--stages select,sft1k``): pool -> 1K with tts.finetune's stages,
-#: then trl SFT on the 1K. Measured not to work at this scale; kept as the report's deviation.
-PAPER_STAGES = ("select", "sft1k", "eval1k")
+#: The paper's route and Table 2, on request (``--stages base,select,sft1k,eval1k``): a base that chains but
+#: answers at once, pool -> 1K (and the ablations) with tts.finetune's stages, trl SFT of the base on each set.
+PAPER_STAGES = ("base", "select", "sft1k", "eval1k")
 
 
-def stage_sft1k(out: Path, selection: Path, tok_dir: Path, cfg: BuildConfig) -> None:
-    """SFT with :func:`tts.finetune.finetune` (trl) on the s1-selected 1K, from a fresh initialisation.
+def _base_exclude(heldout: Path, cfg: BuildConfig) -> set[str]:
+    """Questions the base must never train on: the held-out benchmark and the selection pool."""
+    from .selection import selection_pool
 
-    There is no base model that already chains steps (MINIATURE_FACTS: a base trained on single steps did
-    not learn chaining from 1K traces), so this starts from random weights — the measured lower bound.
-    """
-    from transformers import AutoTokenizer
-
-    from ..finetune import finetune
-    from .tokenizer import save_tokenizer
-    from .train import new_model
-
-    tokenizer = AutoTokenizer.from_pretrained(tok_dir)
-    init = out.parent / f".{out.name}.init"
-    new_model(tokenizer, cfg.shape, cfg.train.seed).save_pretrained(init)
-    save_tokenizer(tokenizer, init)
-    finetune(init, read_jsonl(selection / "s1.jsonl"), out, trace_source="s1K", num_train_epochs=5,
-             learning_rate=cfg.train.lr, global_batch_size=16, per_device_train_batch_size=16, max_length=1024,
-             bf16=False, gradient_checkpointing=False, weight_decay=cfg.train.weight_decay, seed=cfg.train.seed,
-             logging_steps=10, disable_tqdm=True, use_cpu=True)
-    shutil.rmtree(init, ignore_errors=True)
+    held = {r["question"] for r in read_jsonl(heldout)}
+    return held | {p.question for p in selection_pool(cfg.seed, held, cfg.n_select_pool)}
 
 
 def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stages: Sequence[str] = STAGES,
@@ -223,9 +228,12 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     :class:`~tts.errors.ConfigError`. A stage whose inputs are neither planned nor built raises it too.
     """
     from . import shipped_model_path
+    from .base import stage_base
     from .control import stage_control_eval, stage_control_model
     from .evaluate import stage_eval
+    from .refine import stage_refine
     from .selection import stage_select
+    from .table2 import stage_eval1k, stage_sft1k
 
     cfg = cfg or BuildConfig()
     base = Path(root)
@@ -233,21 +241,25 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     paths["eval"], paths["eval1k"] = base / "eval.json", base / "eval1k.json"
     paths["eval_control"] = base / "eval_control.json"
     heldout = paths["data"] / "heldout.jsonl"
-    main_model = shipped_model_path() if from_shipped else paths["sft"]
+    main_model = shipped_model_path() if from_shipped else paths["refine"]
     _check_inputs(stages, paths, base, from_shipped)
     base.mkdir(parents=True, exist_ok=True)
     actions: dict[str, Callable[[], None]] = {
         "data": lambda: stage_data(paths["data"], cfg),
         "tokenizer": lambda: stage_tokenizer(paths["tokenizer"], cfg),
         "sft": lambda: stage_sft(paths["sft"], paths["data"], paths["tokenizer"], cfg, progress),
-        "eval": lambda: stage_eval(paths["eval"], paths["sft"], heldout, cfg, progress),
+        "refine": lambda: stage_refine(paths["refine"], paths["data"], paths["sft"], cfg, progress),
+        "eval": lambda: stage_eval(paths["eval"], paths["refine"], heldout, cfg, progress),
         "tcc": lambda: stage_control_model(paths["tcc"], "tcc", paths["data"], main_model, cfg, progress=progress),
         "scc": lambda: stage_control_model(paths["scc"], "scc", paths["data"], main_model, cfg, progress=progress),
         "eval_control": lambda: stage_control_eval(
             paths["eval_control"], {"sft": main_model, "tcc": paths["tcc"], "scc": paths["scc"]}, heldout, cfg),
-        "select": lambda: stage_select(paths["select"], paths["data"], paths["sft"], cfg),
-        "sft1k": lambda: stage_sft1k(paths["sft1k"], paths["select"], paths["tokenizer"], cfg),
-        "eval1k": lambda: stage_eval(paths["eval1k"], paths["sft1k"], heldout, cfg, progress),
+        "base": lambda: stage_base(paths["base"], paths["tokenizer"], _base_exclude(heldout, cfg), cfg,
+                                   progress=progress),
+        "select": lambda: stage_select(paths["select"], heldout, paths["base"], cfg),
+        "sft1k": lambda: stage_sft1k(paths["sft1k"], paths["select"], paths["base"], cfg, log=log),
+        "eval1k": lambda: stage_eval1k(paths["eval1k"], paths["sft1k"], heldout, paths["base"], cfg,
+                                       progress=progress),
     }
     seconds: dict[str, float] = {}
     for name in stages:
@@ -265,10 +277,11 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     return seconds
 
 
-#: What each stage reads; "main" is the model the control stages fine-tune (``sft``, or the shipped one).
-_NEEDS = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "eval": ("data", "sft"),
-          "tcc": ("data", "main"), "scc": ("data", "main"), "eval_control": ("data", "main"),
-          "select": ("data", "sft"), "sft1k": ("select", "tokenizer"), "eval1k": ("data", "sft1k")}
+#: What each stage reads; "main" is the model the control stages fine-tune (``refine``, or the shipped one).
+_NEEDS = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "refine": ("data", "sft"),
+          "eval": ("data", "refine"), "tcc": ("data", "main"), "scc": ("data", "main"),
+          "eval_control": ("data", "main"), "base": ("data", "tokenizer"), "select": ("data", "base"),
+          "sft1k": ("select", "base"), "eval1k": ("data", "sft1k", "base")}
 
 
 def _check_inputs(stages: Sequence[str], paths: dict[str, Path], base: Path, from_shipped: bool) -> None:
@@ -280,7 +293,7 @@ def _check_inputs(stages: Sequence[str], paths: dict[str, Path], base: Path, fro
         if paths[name].exists():
             continue
         for need in _NEEDS[name]:
-            dep = "sft" if need == "main" else need
+            dep = "refine" if need == "main" else need
             if need == "main" and from_shipped or dep in planned or paths[dep].exists():
                 continue
             hint = " (or pass --from-shipped to start from the shipped model)" if need == "main" else ""

@@ -15,23 +15,24 @@ def add_miniature_commands(subparsers: Any) -> None:
     p = sub.add_parser(
         "build",
         help="rebuild data, tokenizer, model and evaluation (seeded; resumable stage by stage)",
-        description="Rebuild the miniature s1 under OUTPUT: data -> tokenizer -> sft -> eval. A stage whose "
-        "output exists is skipped, so an interrupted build resumes; the sft stage resumes from its checkpoint.",
+        description="Rebuild the miniature s1 under OUTPUT: data -> tokenizer -> sft -> refine -> eval. A stage "
+        "whose output exists is skipped, so an interrupted build resumes; training stages resume from their "
+        "checkpoints.",
     )
     p.add_argument("--output", required=True, help="build directory (created; reused to resume)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, teacher and training (default 0)")
     p.add_argument("--train-seed", type=int,
-                   help="seed of the sft stage's initialisation and batch order only (default: --seed; its second "
-                   "phase takes TRAIN_SEED + 1): a second "
-                   "training seed on the same data and held-out benchmark")
+                   help="seed of the sft stage's initialisation and batch order, and of the refine stage's batch "
+                   "order (default: --seed; sft's second phase takes TRAIN_SEED + 1): a second training seed on the "
+                   "same data and held-out benchmark")
     p.add_argument("--quick", action="store_true", help="a tiny build that runs every stage in a minute or two (CI)")
-    p.add_argument("--stages", default="data,tokenizer,sft,eval",
-                   help="comma-separated stages, in order: data,tokenizer,sft,eval (default); the separately "
-                   "trained control models tcc,scc,eval_control (fine-tuned from the sft model, not shipped); "
-                   "and the paper's route select,sft1k,eval1k (pool -> 1K -> trl SFT; measured not to work at "
-                   "this scale)")
+    p.add_argument("--stages", default="data,tokenizer,sft,refine,eval",
+                   help="comma-separated stages, in order: data,tokenizer,sft,refine,eval (default: the shipped "
+                   "model); the separately trained control models tcc,scc,eval_control (fine-tuned from the "
+                   "refine model, not shipped); and the paper's route with its Table 2, base,select,sft1k,eval1k "
+                   "(a base that answers at once -> pool -> 1K and ablations -> trl SFT of the base on each)")
     p.add_argument("--from-shipped", action="store_true",
-                   help="start the tcc/scc stages from the model shipped in the package instead of OUTPUT/sft "
+                   help="start the tcc/scc stages from the model shipped in the package instead of OUTPUT/refine "
                    "(--stages data,tcc,scc,eval_control --from-shipped rebuilds and measures them)")
     p.add_argument("--steps", type=int, help="training steps of the sft stage's first phase (default: the shipped model's 600; then phase 2's 400)")
     p.add_argument("--threads", type=int, help="torch threads for training and eval_control (default 1)")
@@ -58,7 +59,8 @@ def build_config(args: Any) -> Any:
         cfg = replace(cfg, train=replace(cfg.train, seed=args.seed))
     if args.train_seed is not None:  # phase 2 keeps its offset from phase 1 (the shipped 0 and 1)
         cfg = replace(cfg, train=replace(cfg.train, seed=args.train_seed),
-                      phase2=cfg.phase2 and replace(cfg.phase2, seed=args.train_seed + 1))
+                      phase2=cfg.phase2 and replace(cfg.phase2, seed=args.train_seed + 1),
+                      refine_train=replace(cfg.refine_train, seed=args.train_seed))
     if args.steps is not None:
         cfg = replace(cfg, train=replace(cfg.train, steps=args.steps))
     if args.threads is not None:

@@ -20,7 +20,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,8 @@ def stage_control_model(out: Path, kind: str, data_dir: Path, main_model: Path, 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..finetune import format_rows
-    from .build import _atomic_dir, _bar, read_jsonl
-    from .train import encode_examples, save_model, train
+    from .build import read_jsonl
+    from .train import encode_examples, train_stage
 
     tcfg = train_cfg or replace(cfg.control_train, threads=cfg.train.threads)
     taken = {r["question"] for r in read_jsonl(data_dir / "heldout.jsonl")}
@@ -80,30 +80,8 @@ def stage_control_model(out: Path, kind: str, data_dir: Path, main_model: Path, 
     rows = control_rows(kind, cfg.seed, tcfg.steps * tcfg.batch_size, taken)
     data = encode_examples(format_rows(rows, tokenizer, trace_source="s1K"), tokenizer)
     model = AutoModelForCausalLM.from_pretrained(main_model, dtype=torch.float32)
-    bar = _bar(tcfg.steps, kind, progress)
-    log = out.parent / f"{out.name}.log"
-    started = time.time()
-
-    def on_step(step: int, loss: float) -> None:
-        bar.update(step + 1 - bar.n)
-        bar.set_postfix(loss=f"{loss:.3f}")
-        if (step + 1) % 10 == 0:
-            with log.open("a") as fh:
-                fh.write(f"{kind} {step + 1} {loss:.4f} {time.time() - started:.0f}s\n")
-
-    ckpt = out.parent / f".{out.name}.ckpt"
-    losses = train(model, data, tcfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, keep_final=True)
-    bar.close()
-    meta = {"kind": kind, "from": str(main_model), "config": asdict(tcfg), "losses": losses,
-            "n_examples": len(data), "tokens": sum(len(ids) for ids, _ in data),
-            "seconds_this_run": round(time.time() - started, 1)}
-
-    def write(tmp: Path) -> None:
-        save_model(model, tokenizer, tmp, cfg.dtype)
-        (tmp / "training.json").write_text(json.dumps(meta))
-
-    _atomic_dir(out, write)
-    ckpt.unlink(missing_ok=True)
+    train_stage(out, model, tokenizer, [(tcfg, data)], kind, cfg.dtype, progress,
+                meta={"kind": kind, "from": str(main_model)}, tokenizer_dir=main_model)
 
 
 def measure_tcc(engine: Any, rows: Sequence[dict[str, Any]], budgets: Sequence[int] = TCC_BUDGETS,

@@ -50,6 +50,10 @@ class TeacherConfig:
     slip_given_verify: float = 0.25  # re-checks that catch a slip
     second_check: float = 0.15  # verified traces that check twice (the second confirms)
     final_answer_share: float = 0.5  # answers written "Final Answer: N" (else "Answer: N")
+    #: How many of the last steps a re-check redoes (and where its slips fall): 2 for the shipped model's
+    #: traces; 1 was measured as a variant of the refinement stage (:mod:`tts.miniature.refine`): a re-check
+    #: that needs only the question's last term and the value the step before reached.
+    recheck_steps: int = 2
     tcc: float = 0.05
     scc: float = 0.05
     ccc_short: float = 0.02
@@ -91,10 +95,10 @@ def first_pass(rng: random.Random, problem: Problem, slip_at: int | None) -> tup
     return steps, value
 
 
-def recheck(problem: Problem) -> str:
-    """The last two steps (one for a one-step problem) redone correctly from the question."""
+def recheck(problem: Problem, steps: int = 2) -> str:
+    """The last ``steps`` steps (fewer on a shorter problem) redone correctly from the question."""
     partials = [problem.start, *problem.partials()]
-    first = max(0, problem.steps - 2)
+    first = max(0, problem.steps - steps)
     return "\n\n".join(step_text(problem, partials[i], problem.terms[i], partials[i + 1])
                        for i in range(first, problem.steps))
 
@@ -115,13 +119,13 @@ def plain_trace(rng: random.Random, problem: Problem, cfg: TeacherConfig, verify
         verify = rng.random() < min(0.9, cfg.verify_base + cfg.verify_per_step * problem.steps)
     slip_at = None
     if verify and rng.random() < cfg.slip_given_verify:
-        slip_at = rng.randrange(max(0, problem.steps - 2), problem.steps)
+        slip_at = rng.randrange(max(0, problem.steps - cfg.recheck_steps), problem.steps)
     steps, _ = first_pass(rng, problem, slip_at)
     text = "\n\n".join(steps)
     if verify:
         n = checks if checks is not None else (2 if rng.random() < cfg.second_check else 1)
         for _ in range(n):
-            text += f"\n{_opener(rng)}, {recheck(problem)}"
+            text += f"\n{_opener(rng)}, {recheck(problem, cfg.recheck_steps)}"
     return text
 
 

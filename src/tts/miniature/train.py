@@ -184,8 +184,20 @@ def train(model: Any, data: Sequence[tuple[list[int], int]], cfg: TrainConfig, p
     return losses
 
 
-def save_model(model: Any, tokenizer: Any, path: Path, dtype: str = "float32") -> None:
-    """Save model (in ``dtype``) and tokenizer to ``path`` (the caller makes it atomic)."""
+#: The files of a saved miniature tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+
+
+def save_model(model: Any, tokenizer: Any, path: Path, dtype: str = "float32",
+               tokenizer_dir: Path | None = None) -> None:
+    """Save model (in ``dtype``) and tokenizer to ``path`` (the caller makes it atomic).
+
+    ``tokenizer_dir``: copy the tokenizer files from there instead of saving ``tokenizer`` again; a tokenizer
+    loaded and re-saved gains fields each time (an ``unk_token`` on the second round trip), so stages that
+    continue from a saved model keep its files byte for byte.
+    """
+    import shutil
+
     import torch
 
     from .tokenizer import save_tokenizer
@@ -193,4 +205,57 @@ def save_model(model: Any, tokenizer: Any, path: Path, dtype: str = "float32") -
     target = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     model.to(target).save_pretrained(path)
     model.to(torch.float32)
-    save_tokenizer(tokenizer, path)
+    if tokenizer_dir is None:
+        save_tokenizer(tokenizer, path)
+        return
+    for name in TOKENIZER_FILES:
+        if (Path(tokenizer_dir) / name).exists():
+            shutil.copy2(Path(tokenizer_dir) / name, Path(path) / name)
+
+
+def train_stage(out: Path, model: Any, tokenizer: Any, phases: Sequence[tuple[TrainConfig, Sequence[tuple[list[int], int]]]],
+                label: str, dtype: str = "float32", progress: bool = True,
+                meta: dict[str, Any] | None = None, tokenizer_dir: Path | None = None) -> None:
+    """Train ``model`` through ``phases`` (each a schedule and its data) and write it to ``out`` atomically.
+
+    The shared body of the training stages after ``sft`` (the base, the refinement, the TCC / SCC models): a
+    progress bar per phase, a loss log beside ``out`` every 10 steps, a checkpoint every 50 steps that a rerun
+    resumes from (a finished phase's stays, so a rerun skips it), all removed once ``out`` is written with
+    ``training.json``. The tokenizer files are copied from ``tokenizer_dir`` (:func:`save_model`).
+    """
+    import json
+    import time
+
+    from .build import _atomic_dir, _bar
+
+    log = out.parent / f"{out.name}.log"
+    started = time.time()
+    losses: list[float] = []
+    ckpts = [out.parent / f".{out.name}.ckpt{'' if n == 0 else n + 1}" for n in range(len(phases))]
+    for n, ((cfg, data), ckpt) in enumerate(zip(phases, ckpts)):
+        name = label if len(phases) == 1 else f"{label} phase {n + 1}"
+        bar = _bar(cfg.steps, name, progress)
+
+        def on_step(step: int, loss: float, bar: Any = bar, name: str = name) -> None:
+            bar.update(step + 1 - bar.n)
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if (step + 1) % 10 == 0:
+                with log.open("a") as fh:
+                    fh.write(f"{name} {step + 1} {loss:.4f} {time.time() - started:.0f}s\n")
+
+        losses += train(model, data, cfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, keep_final=True)
+        bar.close()
+    first = phases[0][0]
+    record = {**(meta or {}), "config": asdict(first), "losses": losses,
+              "n_examples": sum(len(d) for _, d in phases), "tokens": sum(len(ids) for _, d in phases for ids, _ in d),
+              "seconds_this_run": round(time.time() - started, 1)}
+    if len(phases) > 1:
+        record["phases"] = [asdict(c) for c, _ in phases]
+
+    def write(tmp: Path) -> None:
+        save_model(model, tokenizer, tmp, dtype, tokenizer_dir)
+        (tmp / "training.json").write_text(json.dumps(record))
+
+    _atomic_dir(out, write)
+    for ckpt in ckpts:
+        ckpt.unlink(missing_ok=True)
