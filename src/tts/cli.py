@@ -352,7 +352,7 @@ def _print_trace(result: Any) -> None:
     """A problem, its thinking (interventions included) and its answer, for the demo."""
     s = result.samples[0]
     print(f"[{result.index}] {result.question}")
-    print(textwrap.indent(s.thinking_text.strip(), "    | "))
+    print(textwrap.indent(s.thinking_text.strip(), "    | ", predicate=lambda line: True))
     print(f"    thinking: {s.num_thinking_tokens} tokens ({s.thinking_finish_reason}); "
           f"answer: {s.answer_text.replace('<|im_end|>', '').strip()!r}")
 

@@ -158,7 +158,7 @@ def test_quick_paper_route_trains_the_base_selects_and_finetunes_every_table2_se
     from tts.miniature.selection import TABLE2_SETS
 
     out = tmp_path / "build"
-    stages = ["data", "tokenizer", "base", "select", "sft1k", "eval1k"]
+    stages = ["data", "tokenizer", "base", "select", "sft1k", "sft1k_trl", "eval1k"]
     cfg = quick_config()
     seconds = build(out, cfg, stages=stages, progress=False, log=lambda _: None)
     assert set(seconds) == set(stages)
@@ -173,7 +173,9 @@ def test_quick_paper_route_trains_the_base_selects_and_finetunes_every_table2_se
         assert len(rows) == (cfg.n_select_pool if name == "pool" else min(1000, summary["filtered"]))
         assert (out / "sft1k" / name / "model.safetensors").exists()
     report = json.loads((out / "eval1k.json").read_text())
-    assert set(report) == {"base", *TABLE2_SETS}
+    assert set(report) == {"base", *TABLE2_SETS, "s1 (trl)"}
+    assert report["s1 (trl)"]["training"]["trainer"] == "tts.finetune (trl)"
+    assert (out / "sft1k_trl" / "model.safetensors").exists()
     assert report["base"]["n"] == 8 and set(report["base"]["direct"]) == {"accuracy", "by_difficulty"}
     assert report["s1"]["training"]["steps"] == 2 and report["s1"]["budget_forcing"][0]["max_thinking_tokens"] == 16
     assert build(out, cfg, stages=stages, progress=False, log=lambda _: None) == {}

@@ -77,7 +77,8 @@ class BuildConfig:
     #: The paper's route: the base's training, the selection pool's size, overrides of the trl SFT recipe.
     base_phases: tuple[BasePhase, ...] = BASE_PHASES
     n_select_pool: int = SELECT_POOL
-    sft1k_overrides: dict[str, Any] = field(default_factory=dict)
+    #: Cap on the steps of each Table 2 SFT run (None: the recipe's 5 epochs); the quick build's is 2.
+    sft1k_max_steps: int | None = None
 
 
 def quick_config(seed: int = 0) -> BuildConfig:
@@ -93,7 +94,7 @@ def quick_config(seed: int = 0) -> BuildConfig:
         refine_train=replace(REFINE_TRAIN, steps=4, batch_size=8, seed=seed),
         base_phases=(BasePhase(replace(BASE_PHASES[0].train, steps=6, batch_size=8, seed=seed)),
                      BasePhase(replace(BASE_PHASES[2].train, steps=2, batch_size=8), data_seed=999)),
-        n_select_pool=60, sft1k_overrides={"num_train_epochs": 1, "max_steps": 2},
+        n_select_pool=60, sft1k_max_steps=2,
     )
 
 
@@ -205,9 +206,10 @@ STAGES = ("data", "tokenizer", "sft", "refine", "eval")
 #: from the ``refine`` stage's model (or, with ``from_shipped``, from the shipped one) — :mod:`.control`.
 CONTROL_STAGES = ("tcc", "scc", "eval_control")
 
-#: The paper's route and Table 2, on request (``--stages base,select,sft1k,eval1k``): a base that chains but
-#: answers at once, pool -> 1K (and the ablations) with tts.finetune's stages, trl SFT of the base on each set.
-PAPER_STAGES = ("base", "select", "sft1k", "eval1k")
+#: The paper's route and Table 2, on request (``--stages base,select,sft1k,sft1k_trl,eval1k``): a base that
+#: chains but answers at once, pool -> 1K (and the ablations) with tts.finetune's stages, SFT of the base on each
+#: set (and on the s1 set through tts.finetune's trl path), measured.
+PAPER_STAGES = ("base", "select", "sft1k", "sft1k_trl", "eval1k")
 
 
 def _base_exclude(heldout: Path, cfg: BuildConfig) -> set[str]:
@@ -233,7 +235,7 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
     from .evaluate import stage_eval
     from .refine import stage_refine
     from .selection import stage_select
-    from .table2 import stage_eval1k, stage_sft1k
+    from .table2 import stage_eval1k, stage_sft1k, stage_sft1k_trl
 
     cfg = cfg or BuildConfig()
     base = Path(root)
@@ -257,9 +259,10 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
         "base": lambda: stage_base(paths["base"], paths["tokenizer"], _base_exclude(heldout, cfg), cfg,
                                    progress=progress),
         "select": lambda: stage_select(paths["select"], heldout, paths["base"], cfg),
-        "sft1k": lambda: stage_sft1k(paths["sft1k"], paths["select"], paths["base"], cfg, log=log),
-        "eval1k": lambda: stage_eval1k(paths["eval1k"], paths["sft1k"], heldout, paths["base"], cfg,
-                                       progress=progress),
+        "sft1k": lambda: stage_sft1k(paths["sft1k"], paths["select"], paths["base"], cfg, progress=progress, log=log),
+        "sft1k_trl": lambda: stage_sft1k_trl(paths["sft1k_trl"], paths["select"], paths["base"], cfg),
+        "eval1k": lambda: stage_eval1k(paths["eval1k"], paths["sft1k"], paths["sft1k_trl"], heldout, paths["base"],
+                                       cfg, progress=progress),
     }
     seconds: dict[str, float] = {}
     for name in stages:
@@ -281,7 +284,7 @@ def build(root: str | os.PathLike[str], cfg: BuildConfig | None = None, *, stage
 _NEEDS = {"data": (), "tokenizer": (), "sft": ("data", "tokenizer"), "refine": ("data", "sft"),
           "eval": ("data", "refine"), "tcc": ("data", "main"), "scc": ("data", "main"),
           "eval_control": ("data", "main"), "base": ("data", "tokenizer"), "select": ("data", "base"),
-          "sft1k": ("select", "base"), "eval1k": ("data", "sft1k", "base")}
+          "sft1k": ("select", "base"), "sft1k_trl": ("select", "base"), "eval1k": ("data", "sft1k", "base")}
 
 
 def _check_inputs(stages: Sequence[str], paths: dict[str, Path], base: Path, from_shipped: bool) -> None:

@@ -29,8 +29,9 @@ def add_miniature_commands(subparsers: Any) -> None:
     p.add_argument("--stages", default="data,tokenizer,sft,refine,eval",
                    help="comma-separated stages, in order: data,tokenizer,sft,refine,eval (default: the shipped "
                    "model); the separately trained control models tcc,scc,eval_control (fine-tuned from the "
-                   "refine model, not shipped); and the paper's route with its Table 2, base,select,sft1k,eval1k "
-                   "(a base that answers at once -> pool -> 1K and ablations -> trl SFT of the base on each)")
+                   "refine model, not shipped); and the paper's route with its Table 2, "
+                   "base,select,sft1k,sft1k_trl,eval1k (a base that answers at once -> pool -> 1K and ablations -> "
+                   "SFT of the base on each, and on the s1 set through tts.finetune's trl path)")
     p.add_argument("--from-shipped", action="store_true",
                    help="start the tcc/scc stages from the model shipped in the package instead of OUTPUT/refine "
                    "(--stages data,tcc,scc,eval_control --from-shipped rebuilds and measures them)")
