@@ -158,7 +158,7 @@ def test_quick_paper_route_trains_the_base_selects_and_finetunes_every_table2_se
     from tts.miniature.selection import TABLE2_SETS
 
     out = tmp_path / "build"
-    stages = ["data", "tokenizer", "base", "select", "sft1k", "sft1k_trl", "eval1k"]
+    stages = ["data", "tokenizer", "base", "select", "sft1k", "eval1k"]
     cfg = quick_config()
     seconds = build(out, cfg, stages=stages, progress=False, log=lambda _: None)
     assert set(seconds) == set(stages)
@@ -173,9 +173,24 @@ def test_quick_paper_route_trains_the_base_selects_and_finetunes_every_table2_se
         assert len(rows) == (cfg.n_select_pool if name == "pool" else min(1000, summary["filtered"]))
         assert (out / "sft1k" / name / "model.safetensors").exists()
     report = json.loads((out / "eval1k.json").read_text())
-    assert set(report) == {"base", *TABLE2_SETS, "s1 (trl)"}
-    assert report["s1 (trl)"]["training"]["trainer"] == "tts.finetune (trl)"
-    assert (out / "sft1k_trl" / "model.safetensors").exists()
+    assert set(report) == {"base", *TABLE2_SETS}
     assert report["base"]["n"] == 8 and set(report["base"]["direct"]) == {"accuracy", "by_difficulty"}
     assert report["s1"]["training"]["steps"] == 2 and report["s1"]["budget_forcing"][0]["max_thinking_tokens"] == 16
     assert build(out, cfg, stages=stages, progress=False, log=lambda _: None) == {}
+
+
+@pytest.mark.slow
+def test_quick_paper_route_trains_the_s1_set_through_tts_finetune(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    import tts
+    from tts.miniature.build import build, quick_config
+
+    out = tmp_path / "build"
+    stages = ["data", "tokenizer", "base", "select", "sft1k_trl"]
+    assert set(build(out, quick_config(), stages=stages, progress=False, log=lambda _: None)) == set(stages)
+    meta = json.loads((out / "sft1k_trl" / "finetune.json").read_text())
+    assert meta["trainer"] == "tts.finetune (trl)" and meta["steps"] == 2 and meta["set"] == "s1"
+    engine = tts.HFEngine(str(out / "sft1k_trl"), dtype="float32", device="cpu")
+    [result] = tts.run(engine, ["What is 3 + 4?"], [tts.strategies.BudgetForcing(max_thinking_tokens=8)],
+                       max_answer_tokens=20)
+    assert len(result.samples[0].thinking_token_ids) <= 8
