@@ -24,6 +24,12 @@ def test_quick_build_runs_every_stage_and_resumes(tmp_path: Path, capsys: pytest
     assert refine["from"] == str(out / "sft") and refine["teacher"]["recheck_steps"] == 2
     for name in ("tokenizer.json", "tokenizer_config.json"):  # copied, not re-saved (a re-save adds fields)
         assert (out / "refine" / name).read_bytes() == (out / "sft" / name).read_bytes()
+    from tts.miniature.ship import model_card
+
+    sft = json.loads((out / "sft" / "training.json").read_text())
+    assert len(sft["phases"]) == 2 and sft["config"]["train"]["steps"] == 12  # the whole build config
+    card = model_card({**sft, "refine": refine}, json.loads((out / "eval.json").read_text()))
+    assert card.startswith("# Miniature s1") and "Refinement (stage `refine`): 4 more steps x 8" in card
     report = json.loads((out / "eval.json").read_text())
     assert [p["max_thinking_tokens"] for p in report["budget_forcing"]] == [16, None]
     assert report["budget_forcing"][0]["max_thinking_tokens_used"] <= 16

@@ -152,42 +152,17 @@ def stage_sft(out: Path, data_dir: Path, tok_dir: Path, cfg: BuildConfig, progre
     from transformers import AutoTokenizer
 
     from ..finetune import format_rows
-    from .train import batches, encode_examples, new_model, save_model, train
+    from .train import batches, encode_examples, new_model, train_stage
 
     tokenizer = AutoTokenizer.from_pretrained(tok_dir)
     examples = format_rows(read_jsonl(data_dir / "train.jsonl"), tokenizer, trace_source="s1K")
     data = encode_examples(examples, tokenizer)
     model = new_model(tokenizer, cfg.shape, cfg.train.seed)
-    log = out.parent / f"{out.name}.log"
-    started = time.time()
     phases = [(cfg.train, data)]
     if cfg.phase2 is not None:
         used = {i for batch in batches(data, cfg.train) for i in batch}
         phases.append((cfg.phase2, [d for i, d in enumerate(data) if i not in used]))
-    losses: list[float] = []
-    ckpts = [out.parent / f".{out.name}.ckpt{'' if n == 0 else n + 1}" for n in range(len(phases))]
-    for n, ((tcfg, tdata), ckpt) in enumerate(zip(phases, ckpts)):
-        bar = _bar(tcfg.steps, f"sft phase {n + 1}", progress)
-
-        def on_step(step: int, loss: float, bar: Any = bar, n: int = n) -> None:
-            bar.update(step + 1 - bar.n)
-            bar.set_postfix(loss=f"{loss:.3f}")
-            if (step + 1) % 10 == 0:
-                with log.open("a") as fh:
-                    fh.write(f"phase {n + 1} {step + 1} {loss:.4f} {time.time() - started:.0f}s\n")
-
-        losses += train(model, tdata, tcfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, keep_final=True)
-        bar.close()
-    meta = {"config": _jsonable(cfg), "losses": losses, "n_examples": len(data),
-            "tokens": sum(len(ids) for ids, _ in data), "seconds_this_run": round(time.time() - started, 1)}
-
-    def write(tmp: Path) -> None:
-        save_model(model, tokenizer, tmp, cfg.dtype)
-        (tmp / "training.json").write_text(json.dumps(meta))
-
-    _atomic_dir(out, write)
-    for ckpt in ckpts:
-        ckpt.unlink(missing_ok=True)
+    train_stage(out, model, tokenizer, phases, "sft", cfg.dtype, progress, meta={"config": _jsonable(cfg)})
 
 
 def _bar(total: int, desc: str, enabled: bool) -> Any:

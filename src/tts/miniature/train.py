@@ -218,10 +218,11 @@ def train_stage(out: Path, model: Any, tokenizer: Any, phases: Sequence[tuple[Tr
                 meta: dict[str, Any] | None = None, tokenizer_dir: Path | None = None) -> None:
     """Train ``model`` through ``phases`` (each a schedule and its data) and write it to ``out`` atomically.
 
-    The shared body of the training stages after ``sft`` (the base, the refinement, the TCC / SCC models): a
+    The shared body of the training stages (sft, the base, the refinement, the TCC / SCC models): a
     progress bar per phase, a loss log beside ``out`` every 10 steps, a checkpoint every 50 steps that a rerun
     resumes from (a finished phase's stays, so a rerun skips it), all removed once ``out`` is written with
-    ``training.json``. The tokenizer files are copied from ``tokenizer_dir`` (:func:`save_model`).
+    ``training.json`` (``config`` is the first phase's schedule unless ``meta`` gives one). The tokenizer files
+    are copied from ``tokenizer_dir`` (:func:`save_model`).
     """
     import json
     import time
@@ -246,7 +247,7 @@ def train_stage(out: Path, model: Any, tokenizer: Any, phases: Sequence[tuple[Tr
         losses += train(model, data, cfg, tokenizer.pad_token_id, on_step, checkpoint=ckpt, keep_final=True)
         bar.close()
     first = phases[0][0]
-    record = {**(meta or {}), "config": asdict(first), "losses": losses,
+    record = {"config": asdict(first), **(meta or {}), "losses": losses,
               "n_examples": sum(len(d) for _, d in phases), "tokens": sum(len(ids) for _, d in phases for ids, _ in d),
               "seconds_this_run": round(time.time() - started, 1)}
     if len(phases) > 1:
