@@ -92,7 +92,9 @@ def _check_complete(out: Path, questions: list[str], before: bytes) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_an_interrupted_run_resumes_with_each_problem_exactly_once(tiny_model_path: str, tmp_path: Path,
                                                                    sig: int) -> None:
-    source, questions = _questions(tmp_path, 8)
+    # 48 problems in chunks of one: enough that the run cannot finish in the moment between the first record
+    # reaching the disk and the signal landing (with 8, an idle machine once finished all of them).
+    source, questions = _questions(tmp_path, 48)
     out = tmp_path / "out.jsonl"
     argv = _args(tiny_model_path, source, out, "--chunk-size", "1")
     status, stderr, sizes = _interrupt_mid_run(argv, out, sig)

@@ -160,7 +160,7 @@ def test_no_arguments_runs_the_builtin_grid_model_and_benchmark(tmp_path: Path, 
     results = json.loads((directory / "results.json").read_text())
     voting = results["settings"]["majority_voting:n=4,temperature=1.0+budget_forcing:max_thinking_tokens=32"]
     assert voting["samples_per_problem"] == 4 and set(voting["maj_at_k"]) == {"1", "2", "4"}
-    assert len(sample_keys(directory)) == 8 * 2 + 4 * 2
+    assert len(sample_keys(directory)) == 9 * 2 + 4 * 2  # nine one-sample settings, voting 4 samples; 2 problems
     assert (directory / "plots" / "at_k.png").exists()
 
 
