@@ -99,9 +99,15 @@ def test_plots_name_the_setting_on_hover(browser: Any, page: Path, compare_dir: 
     points = css(browser, "#plot-accuracy circle.pt")
     assert len(points) == sum(len(m["cells"]) for m in results["identity"]["grid"]["methods"])
     assert len(css(browser, "#plot-accuracy path.series")) == len(results["methods"])
-    ActionChains(browser).move_to_element(points[1]).perform()
+    # Hover a budget-forcing point that no other point touches (random weights can put two settings at the same
+    # accuracy and thinking, and then the one drawn last takes the mouse).
+    where = [(float(p.get_attribute("cx")), float(p.get_attribute("cy"))) for p in points]
+    alone = [p for i, p in enumerate(points) if p.get_attribute("data-label").startswith("BF \u2014 max_thinking_tokens=")
+             and all(abs(where[i][0] - x) + abs(where[i][1] - y) > 10 for j, (x, y) in enumerate(where) if j != i)]
+    assert alone, [p.get_attribute("data-label") for p in points]
+    ActionChains(browser).move_to_element(alone[0]).perform()
     tip = browser.find_element(by().CSS_SELECTOR, "#plot-accuracy .tip.on").text
-    assert tip.startswith("BF \u2014 max_thinking_tokens=16:"), tip
+    assert tip == alone[0].get_attribute("data-label") and tip.startswith("BF \u2014 max_thinking_tokens="), tip
     voting = [s for s in results["settings"].values() if "maj_at_k" in s]
     assert voting and len(css(browser, "#plot-at-k path.series")) == 2 * len(voting)
     shot(browser, "plots")
