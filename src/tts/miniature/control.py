@@ -66,22 +66,19 @@ def stage_control_model(out: Path, kind: str, data_dir: Path, main_model: Path, 
     The problems are drawn from the training split with their own seed and exclude the build's held-out and
     pool questions, so the measurement on the held-out set stays held out.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..finetune import format_rows
-    from .build import read_jsonl
-    from .train import encode_examples, train_stage
+    from .train import finetune_stage
 
     tcfg = train_cfg or replace(cfg.control_train, threads=cfg.train.threads)
+    rows = control_rows(kind, cfg.seed, tcfg.steps * tcfg.batch_size, held_out_questions(data_dir))
+    finetune_stage(out, rows, main_model, tcfg, kind, cfg.dtype, progress, meta={"kind": kind})
+
+
+def held_out_questions(data_dir: Path) -> set[str]:
+    """The build's held-out and pool questions: what a fine-tune's problems must never be."""
+    from .build import read_jsonl
+
     taken = {r["question"] for r in read_jsonl(data_dir / "heldout.jsonl")}
-    taken |= {pool_question(r) for r in read_jsonl(data_dir / "pool.jsonl")}
-    tokenizer = AutoTokenizer.from_pretrained(main_model)
-    rows = control_rows(kind, cfg.seed, tcfg.steps * tcfg.batch_size, taken)
-    data = encode_examples(format_rows(rows, tokenizer, trace_source="s1K"), tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(main_model, dtype=torch.float32)
-    train_stage(out, model, tokenizer, [(tcfg, data)], kind, cfg.dtype, progress,
-                meta={"kind": kind, "from": str(main_model)}, tokenizer_dir=main_model)
+    return taken | {pool_question(r) for r in read_jsonl(data_dir / "pool.jsonl")}
 
 
 def measure_tcc(engine: Any, rows: Sequence[dict[str, Any]], budgets: Sequence[int] = TCC_BUDGETS,

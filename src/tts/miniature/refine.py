@@ -40,21 +40,10 @@ def refine_rows(seed: int, n: int, exclude: set[str], teacher: TeacherConfig) ->
 
 def stage_refine(out: Path, data_dir: Path, sft_model: Path, cfg: Any, progress: bool = True) -> None:
     """Train ``sft_model`` on :func:`refine_rows` into ``out`` (checkpointed, resumable)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..finetune import format_rows
-    from .build import read_jsonl
-    from .control import pool_question
-    from .train import encode_examples, train_stage
+    from .control import held_out_questions
+    from .train import finetune_stage
 
     tcfg = replace(cfg.refine_train, threads=cfg.train.threads)
-    taken = {r["question"] for r in read_jsonl(data_dir / "heldout.jsonl")}
-    taken |= {pool_question(r) for r in read_jsonl(data_dir / "pool.jsonl")}
-    tokenizer = AutoTokenizer.from_pretrained(sft_model)
-    rows = refine_rows(cfg.seed, tcfg.steps * tcfg.batch_size, taken, cfg.refine_teacher)
-    data = encode_examples(format_rows(rows, tokenizer, trace_source="s1K"), tokenizer)
-    model = AutoModelForCausalLM.from_pretrained(sft_model, dtype=torch.float32)
-    train_stage(out, model, tokenizer, [(tcfg, data)], "refine", cfg.dtype, progress,
-                meta={"from": str(sft_model), "teacher": cfg.refine_teacher.__dict__},
-                tokenizer_dir=sft_model)
+    rows = refine_rows(cfg.seed, tcfg.steps * tcfg.batch_size, held_out_questions(data_dir), cfg.refine_teacher)
+    finetune_stage(out, rows, sft_model, tcfg, "refine", cfg.dtype, progress,
+                   meta={"teacher": cfg.refine_teacher.__dict__})

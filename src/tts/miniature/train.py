@@ -260,3 +260,18 @@ def train_stage(out: Path, model: Any, tokenizer: Any, phases: Sequence[tuple[Tr
     _atomic_dir(out, write)
     for ckpt in ckpts:
         ckpt.unlink(missing_ok=True)
+
+
+def finetune_stage(out: Path, rows: Sequence[dict[str, Any]], start: Path, cfg: TrainConfig, label: str,
+                   dtype: str = "float32", progress: bool = True, meta: dict[str, Any] | None = None) -> None:
+    """Continue the model saved at ``start`` on teacher ``rows`` (s1 format) into ``out``, keeping its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..finetune import format_rows
+
+    tokenizer = AutoTokenizer.from_pretrained(start)
+    data = encode_examples(format_rows(rows, tokenizer, trace_source="s1K"), tokenizer)
+    model = AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32)
+    train_stage(out, model, tokenizer, [(cfg, data)], label, dtype, progress,
+                meta={"from": str(start), **(meta or {})}, tokenizer_dir=start)
